@@ -1,0 +1,1 @@
+"""Everything with side effects, run by the worker as Temporal activities."""

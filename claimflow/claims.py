@@ -1,0 +1,64 @@
+"""Client-side operations on claims: open one, send an action, read its live view."""
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from claimflow.settings import TASK_QUEUE
+from models import rules
+from models.actions import ACTION_NAMES, AgentAction
+from models.calendar import local_today, public_holidays
+from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
+from models.policy import Policy
+from workflows.claim import ClaimWorkflow
+
+
+class ClaimError(Exception):
+    """A request about a claim that cannot be carried out; the message says why."""
+
+
+def claim_input(intake: ClaimIntake, policy: Policy) -> ClaimInput:
+    """Check the intake against the policy and snapshot what the workflow needs."""
+    problems = rules.intake_problems(policy, intake)
+    today = local_today(policy.timezone)
+    future = [
+        f"{name} {day} is in the future"
+        for name, day in [
+            ("purchase_date", intake.purchase_date),
+            ("goods_received_date", intake.goods_received_date),
+            ("factory_shipment_date", intake.factory_shipment_date),
+        ]
+        if day is not None and day > today
+    ]
+    if problems or future:
+        raise ClaimError("; ".join(problems + future))
+    return ClaimInput(
+        intake=intake,
+        policy=policy,
+        public_holidays=public_holidays(policy.holiday_country, today.year),
+    )
+
+
+async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_QUEUE) -> WorkflowHandle:
+    """Start the claim's workflow; a claim number used before is refused."""
+    try:
+        return await client.start_workflow(
+            ClaimWorkflow.run,
+            claim,
+            id=claim.intake.claim_number,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        raise ClaimError(f"claim {claim.intake.claim_number} already exists") from None
+
+
+async def act(client: Client, claim_number: str, action: AgentAction) -> ActionResult:
+    handle = client.get_workflow_handle_for(ClaimWorkflow.run, claim_number)
+    return await handle.execute_update(ACTION_NAMES[type(action)], action, result_type=ActionResult)
+
+
+async def view(client: Client, claim_number: str) -> ClaimView:
+    handle = client.get_workflow_handle_for(ClaimWorkflow.run, claim_number)
+    return await handle.query(ClaimWorkflow.view)

@@ -1,0 +1,28 @@
+"""Finding and loading the policy files in the policy directory."""
+
+from pathlib import Path
+
+from models.policy import Policy, PolicyError, parse_policy
+
+
+def load_policy_file(path: Path) -> Policy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyError(str(path), [("(file)", err.strerror or str(err))]) from None
+    policy = parse_policy(text, str(path))
+    if policy.name != path.stem:
+        raise PolicyError(str(path), [("name", f"must match the file name {path.stem!r}, not {policy.name!r}")])
+    return policy
+
+
+def policy_names(policy_dir: Path) -> list[str]:
+    return sorted(p.stem for p in policy_dir.glob("*.toml"))
+
+
+def load_policy(policy_dir: Path, name: str) -> Policy:
+    path = policy_dir / f"{name}.toml"
+    if not path.exists():
+        known = ", ".join(policy_names(policy_dir)) or "none"
+        raise PolicyError(str(path), [("(file)", f"no policy named {name!r}; known: {known}")])
+    return load_policy_file(path)

@@ -1,0 +1,1 @@
+"""Domain types and pure rule functions of claimflow. No Temporal, no I/O here."""

@@ -1,0 +1,150 @@
+"""Agent actions: the payload of each workflow update, and in which states each is allowed.
+
+One class per action; `ACTIONS` maps the update name to its payload type, so the CLI,
+the web UI and the workflow share one list. `allowed_actions` is the one place that says
+which action fits which state.
+"""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from models.claim import FeeLine, InspectionFindings, Model, Money, Text
+from models.enums import ClaimState, DeadlineKind
+
+S = ClaimState
+
+
+class AgentAction(Model):
+    """Every action says who did it and may carry a free-text note."""
+
+    by: Text
+    note: str = ""
+
+
+class RecordCustomerShipment(AgentAction):
+    """The customer has sent the parcel: the shipping deadline is met."""
+
+    carrier: Text
+    tracking_number: Text
+
+
+class ReceiveParcel(AgentAction):
+    """The parcel arrived at the service centre (its condition is recorded at inspection)."""
+
+
+class RecordInspection(AgentAction, InspectionFindings):
+    """The technician's findings; the workflow decides the remedy from them."""
+
+
+class RecordRefund(AgentAction):
+    amount: Money
+    reference: Text
+
+
+class SendQuote(AgentAction):
+    lines: Annotated[list[FeeLine], Field(min_length=1)]
+
+
+class ApproveQuote(AgentAction):
+    """The customer agreed to the quote."""
+
+
+class DeclineQuote(AgentAction):
+    """The customer declined the quote: the product goes back unrepaired."""
+
+
+class CompleteRepair(AgentAction):
+    work_done: Text
+
+
+class RecordQualityCheck(AgentAction):
+    passed: bool
+
+
+class RecordPayment(AgentAction):
+    amount: Money
+    reference: Text
+
+
+class ShipBack(AgentAction):
+    carrier: Text
+    tracking_number: Text
+
+
+class ConfirmDelivery(AgentAction):
+    """The carrier delivered the product back to the customer."""
+
+
+class ReportFault(AgentAction):
+    """A new fault reported during the post-repair warranty window."""
+
+    description: Text
+
+
+class AcknowledgeEscalation(AgentAction):
+    """Someone took the escalated deadline in hand: stop walking its ladder."""
+
+    deadline: DeadlineKind
+
+
+class CancelClaim(AgentAction):
+    """The customer withdraws the claim before sending the product."""
+
+    reason: Text
+
+
+ACTIONS: dict[str, type[AgentAction]] = {
+    "record_customer_shipment": RecordCustomerShipment,
+    "receive_parcel": ReceiveParcel,
+    "record_inspection": RecordInspection,
+    "record_refund": RecordRefund,
+    "send_quote": SendQuote,
+    "approve_quote": ApproveQuote,
+    "decline_quote": DeclineQuote,
+    "complete_repair": CompleteRepair,
+    "record_quality_check": RecordQualityCheck,
+    "record_payment": RecordPayment,
+    "ship_back": ShipBack,
+    "confirm_delivery": ConfirmDelivery,
+    "report_fault": ReportFault,
+    "acknowledge_escalation": AcknowledgeEscalation,
+    "cancel_claim": CancelClaim,
+}
+
+ACTION_NAMES: dict[type[AgentAction], str] = {cls: name for name, cls in ACTIONS.items()}
+
+STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
+    "record_customer_shipment": frozenset({S.AWAITING_PARCEL}),
+    "receive_parcel": frozenset({S.AWAITING_PARCEL, S.PARCEL_IN_TRANSIT}),
+    "record_inspection": frozenset({S.INSPECTING}),
+    "record_refund": frozenset({S.REFUND_DUE}),
+    "send_quote": frozenset({S.AWAITING_QUOTE, S.QUOTE_EXPIRED}),
+    "approve_quote": frozenset({S.AWAITING_APPROVAL}),
+    "decline_quote": frozenset({S.AWAITING_APPROVAL, S.QUOTE_EXPIRED}),
+    "complete_repair": frozenset({S.REPAIRING}),
+    "record_quality_check": frozenset({S.QUALITY_CHECK}),
+    "record_payment": frozenset({S.AWAITING_PAYMENT}),
+    "ship_back": frozenset({S.AWAITING_SHIP_BACK}),
+    "confirm_delivery": frozenset({S.SHIPPED_BACK}),
+    "report_fault": frozenset({S.POST_REPAIR_WARRANTY}),
+    "cancel_claim": frozenset({S.AWAITING_PARCEL}),
+}
+
+
+def allowed_actions(state: ClaimState, escalated: set[DeadlineKind]) -> list[str]:
+    """The actions that fit `state`; acknowledging needs a deadline that escalated."""
+    names = [name for name, states in STATES_FOR_ACTION.items() if state in states]
+    if escalated:
+        names.append("acknowledge_escalation")
+    return names
+
+
+def refusal(action: str, state: ClaimState, escalated: set[DeadlineKind]) -> str | None:
+    """Why `action` is refused in `state`, or None when it is allowed."""
+    if action not in ACTIONS:
+        return f"unknown action {action!r}; known: {', '.join(ACTIONS)}"
+    if action in allowed_actions(state, escalated):
+        return None
+    allowed = ", ".join(allowed_actions(state, escalated)) or "none"
+    return f"{action} is not allowed while the claim is {state.value}; allowed now: {allowed}"

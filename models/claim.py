@@ -1,0 +1,217 @@
+"""Pydantic types of a claim: intake, findings, quotes, payments, decisions, timeline, live view."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from models.enums import ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
+from models.policy import Policy
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ClaimNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
+]
+Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Customer(Model):
+    name: Text
+    contact: Text  # e-mail or phone
+
+
+class Product(Model):
+    model: Text
+    serial_number: Text
+    barcode: Text | None = None
+
+
+class ClaimIntake(Model):
+    """Everything known when the claim is opened."""
+
+    claim_number: ClaimNumber
+    policy: Text  # the policy file's name, e.g. "changkong"
+    kind: ClaimKind
+    customer: Customer
+    product: Product
+    proof_of_purchase: bool
+    purchase_date: date | None = None
+    goods_received_date: date | None = None
+    factory_shipment_date: date | None = None
+    fault_description: Text
+    conditions: list[str] = []  # exclusion ids already known at intake
+    opened_by: Text
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "ClaimIntake":
+        order = [
+            ("factory_shipment_date", self.factory_shipment_date),
+            ("purchase_date", self.purchase_date),
+            ("goods_received_date", self.goods_received_date),
+        ]
+        known = [(name, day) for name, day in order if day is not None]
+        for (first, a), (second, b) in zip(known, known[1:]):
+            if a > b:
+                raise ValueError(f"{first} ({a}) is after {second} ({b})")
+        if self.kind is ClaimKind.RETURN and self.goods_received_date is None:
+            raise ValueError("a return needs goods_received_date")
+        return self
+
+
+class ClaimInput(Model):
+    """The workflow's input: the intake plus the policy as it was when the claim opened,
+    and the public holidays of the policy's country (for working-day deadlines)."""
+
+    intake: ClaimIntake
+    policy: Policy
+    public_holidays: list[date] = []
+
+
+class InspectionFindings(Model):
+    fault: Fault
+    exclusions: list[str] = []  # ids of the policy's exclusions that apply
+    unused_and_complete: bool = False  # packaging, accessories, gifts, manual; never activated
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _excluded_names_its_exclusion(self) -> "InspectionFindings":
+        if self.fault is Fault.EXCLUDED_CONDITION and not self.exclusions:
+            raise ValueError("fault 'excluded_condition' needs at least one exclusion id")
+        return self
+
+
+class FeeLine(Model):
+    item: Text
+    amount: Money
+
+
+class Quote(Model):
+    lines: Annotated[list[FeeLine], Field(min_length=1)]
+    currency: str
+    sent_at: datetime
+    valid_until: datetime
+    answer: Literal["approved", "declined", "expired"] | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+
+class Payment(Model):
+    kind: Literal["payment", "refund"] = "payment"  # money in from, or out to, the customer
+    amount: Money
+    reference: Text
+    at: datetime
+    by: str
+
+
+class Decision(Model):
+    """One decision of the claim: what was decided, why, on which inputs and clauses."""
+
+    what: str  # e.g. "warranty", "remedy", "freight"
+    outcome: str  # e.g. "covered", "paid_repair"
+    reason: str
+    clause_ids: list[str]
+    inputs: dict[str, str | int | bool | None] = {}
+    at: datetime | None = None  # stamped by the workflow when recorded
+
+
+class TimelineEntry(Model):
+    at: datetime
+    kind: Literal["opened", "action", "decision", "deadline", "escalation", "state"]
+    summary: str
+    by: str | None = None
+
+
+class DeadlineStatus(Model):
+    """A running (or finished) timer of the claim and how far its escalation ladder got."""
+
+    kind: DeadlineKind
+    cycle: int  # 1 for the first deadline of this kind on the claim, 2 for the next, ...
+    started_at: datetime
+    due_at: datetime
+    clause_ids: list[str]
+    steps_fired: int = 0
+    due_passed: bool = False
+    acknowledged_by: str | None = None
+    cleared: bool = False  # the awaited thing happened; nothing more will fire
+
+    @property
+    def escalated(self) -> bool:
+        """Passed, its ladder started, and nobody took it in hand yet (reminders don't count)."""
+        return self.due_passed and self.steps_fired > 0 and self.acknowledged_by is None
+
+
+class Escalation(Model):
+    deadline: DeadlineKind
+    cycle: int
+    step: int
+    level: EscalationLevel
+    notify: str
+    at: datetime
+
+
+class ClaimView(Model):
+    """The live state of a claim, as the workflow's `view` query returns it."""
+
+    claim_number: str
+    policy: str
+    kind: ClaimKind
+    state: ClaimState
+    remedy: Remedy | None
+    rma_number: str | None
+    opened_at: datetime
+    updated_at: datetime
+    as_of: datetime  # workflow time when the view was made
+    deadlines: list[DeadlineStatus]
+    escalations: list[Escalation]
+    decisions: list[Decision]
+    timeline: list[TimelineEntry]
+    allowed_actions: list[str]
+    quote: Quote | None
+    payments: list[Payment]
+    post_repair_warranty_until: date | None
+    repair_cycles: int
+    clauses: dict[str, str]  # text of every clause cited by a decision or deadline
+
+    @property
+    def open_deadlines(self) -> list[DeadlineStatus]:
+        return [d for d in self.deadlines if not d.cleared]
+
+    @property
+    def escalation_level(self) -> EscalationLevel | None:
+        open_steps = [e for e in self.escalations if _still_escalated(self, e)]
+        return open_steps[-1].level if open_steps else None
+
+
+def _still_escalated(view: ClaimView, escalation: Escalation) -> bool:
+    return any(
+        d.kind == escalation.deadline and d.cycle == escalation.cycle and d.escalated and not d.cleared
+        for d in view.deadlines
+    )
+
+
+class Notification(Model):
+    """A message for a person about a claim; `key` makes sending it idempotent."""
+
+    key: str  # claim/deadline#cycle/step — one notification per escalation step
+    claim_number: str
+    role: str
+    level: EscalationLevel
+    subject: str
+    body: str
+    at: datetime
+
+
+class ActionResult(Model):
+    """What an update returns: where the claim stands now."""
+
+    claim_number: str
+    state: ClaimState
+    allowed_actions: list[str]
+    message: str

@@ -1,0 +1,87 @@
+"""The small vocabularies every other module shares."""
+
+from enum import StrEnum
+
+
+class ClaimKind(StrEnum):
+    """What the customer asks for when the claim is opened."""
+
+    RETURN = "return"  # give the product back for a refund
+    REPAIR = "repair"  # have a fault repaired (under warranty or paid)
+
+
+class Fault(StrEnum):
+    """The inspector's finding on the received product."""
+
+    QUALITY_FAULT = "quality_fault"  # device or process failure of the product itself
+    MAN_MADE_DAMAGE = "man_made_damage"
+    EXCLUDED_CONDITION = "excluded_condition"  # a named exclusion applies (see findings)
+    NO_FAULT_FOUND = "no_fault_found"
+
+
+class Remedy(StrEnum):
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    FREE_REPAIR = "free_repair"
+    PAID_REPAIR = "paid_repair"
+    NOT_REPAIRABLE = "not_repairable"
+    REJECTED = "rejected"
+
+
+class Party(StrEnum):
+    """Who pays a cost, or who is notified."""
+
+    CUSTOMER = "customer"
+    MANUFACTURER = "manufacturer"
+
+
+class Role(StrEnum):
+    """People an escalation step can notify."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+
+
+class EscalationLevel(StrEnum):
+    """The rungs of an escalation ladder, lowest first."""
+
+    REMINDER = "reminder"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+
+
+class DeadlineKind(StrEnum):
+    SHIPPING = "shipping"  # customer ships the parcel after the RMA is issued
+    QUOTE = "quote"  # customer answers a repair quote
+    REPAIR = "repair"  # repair SLA, from the start of the repair to QC pass
+    PAYMENT = "payment"  # customer pays a paid repair before ship-back
+    POST_REPAIR_WARRANTY = "post_repair_warranty"  # window after a paid repair
+
+
+class ClaimState(StrEnum):
+    OPENED = "opened"
+    REJECTED = "rejected"
+    AWAITING_PARCEL = "awaiting_parcel"  # RMA issued, shipping deadline running
+    PARCEL_IN_TRANSIT = "parcel_in_transit"  # customer shipped, deadline met
+    EXPIRED = "expired"  # customer never shipped
+    INSPECTING = "inspecting"
+    REFUND_DUE = "refund_due"
+    AWAITING_QUOTE = "awaiting_quote"  # paid repair decided, quote to be written
+    AWAITING_APPROVAL = "awaiting_approval"  # quote sent, expiry running
+    QUOTE_EXPIRED = "quote_expired"
+    REPAIRING = "repairing"  # repair SLA running
+    QUALITY_CHECK = "quality_check"
+    AWAITING_PAYMENT = "awaiting_payment"  # payment deadline running
+    AWAITING_SHIP_BACK = "awaiting_ship_back"
+    SHIPPED_BACK = "shipped_back"
+    POST_REPAIR_WARRANTY = "post_repair_warranty"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATES = frozenset(
+    {ClaimState.REJECTED, ClaimState.EXPIRED, ClaimState.COMPLETED, ClaimState.CANCELLED}
+)

@@ -1,0 +1,283 @@
+"""Pure decision functions: each takes the policy and the facts, returns a Decision naming its clauses.
+
+The workflow calls these and records what they return; nothing here reads a clock or a file.
+"""
+
+from datetime import date, timedelta
+
+from models.calendar import days_between
+from models.claim import ClaimIntake, Decision, InspectionFindings
+from models.enums import ClaimKind, Fault, Remedy
+from models.policy import FreightRule, Policy, WarrantyClock
+
+COVERED, NOT_COVERED = "covered", "not_covered"
+
+
+def intake_problems(policy: Policy, intake: ClaimIntake) -> list[str]:
+    """What the intake lacks for this policy to decide, as sentences for the agent."""
+    problems = []
+    known = {e.id for e in policy.exclusions}
+    problems += [  # named exclusions the policy does not have
+        f"unknown condition {c!r}; this policy knows: {', '.join(sorted(known)) or 'none'}"
+        for c in intake.conditions
+        if c not in known
+    ]
+    if intake.kind is ClaimKind.RETURN and policy.returns is None:
+        problems.append(f"policy {policy.name} has no return rule; open a repair claim")
+    if _applicable_clock(policy, intake) is None:
+        needs = " or ".join(sorted({_clock_date_field(c) for c in policy.warranty.clocks}))
+        problems.append(f"the warranty cannot be counted: give {needs}")
+    return problems
+
+
+def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decision:
+    """Accept the claim (an RMA is issued) or reject it at once, with the clauses why."""
+    refusing = [
+        e
+        for e in (policy.exclusion(c) for c in intake.conditions)
+        if e.effect == "refuse" and intake.kind in e.applies_to
+    ]
+    if refusing:
+        return Decision(
+            what="policy_check",
+            outcome="rejected",
+            reason="refused by: " + "; ".join(e.label for e in refusing),
+            clause_ids=_unique(cid for e in refusing for cid in e.clause_ids),
+            inputs={"conditions": ",".join(intake.conditions)},
+        )
+    if intake.kind is ClaimKind.RETURN:
+        window = return_eligibility(policy, intake.goods_received_date, asked_on, findings=None)
+        if window.outcome != "eligible":
+            return window.model_copy(update={"what": "policy_check", "outcome": "rejected"})
+    return Decision(
+        what="policy_check",
+        outcome="accepted",
+        reason=f"{intake.kind.value} claim accepted under policy {policy.name}; RMA issued",
+        clause_ids=policy.deadlines.shipping.clause_ids,
+        inputs={"kind": intake.kind.value, "asked_on": asked_on.isoformat()},
+    )
+
+
+def return_eligibility(
+    policy: Policy, received_on: date | None, asked_on: date, findings: InspectionFindings | None
+) -> Decision:
+    """Return for a refund: asked within the window of natural days from receipt; and, once
+    inspected, the product unused and complete or with a fault of its own, and no exclusion."""
+    rule = policy.returns
+    if rule is None or received_on is None:
+        raise ValueError("return eligibility needs a policy return rule and the date the goods were received")
+    day = days_between(received_on, asked_on)
+    inputs: dict[str, str | int | bool | None] = {
+        "goods_received": received_on.isoformat(),
+        "asked_on": asked_on.isoformat(),
+        "day": day,
+        "window_days": rule.window_days,
+    }
+    if day > rule.window_days:
+        return Decision(
+            what="return",
+            outcome="refused",
+            reason=f"asked on day {day} after receipt; returns close after day {rule.window_days}",
+            clause_ids=rule.late_clause_ids,
+            inputs=inputs,
+        )
+    if findings is None:
+        return Decision(
+            what="return",
+            outcome="eligible",
+            reason=f"asked on day {day} of {rule.window_days}; condition to be inspected",
+            clause_ids=rule.clause_ids,
+            inputs=inputs,
+        )
+    inputs |= {"fault": findings.fault.value, "unused_and_complete": findings.unused_and_complete}
+    as_new = findings.unused_and_complete and findings.fault in (Fault.NO_FAULT_FOUND, Fault.QUALITY_FAULT)
+    own_fault = findings.fault is Fault.QUALITY_FAULT
+    if findings.exclusions or not (as_new or own_fault):
+        excluded = [policy.exclusion(e) for e in findings.exclusions]
+        return Decision(
+            what="return",
+            outcome="refused",
+            reason="product not returnable: "
+            + ("; ".join(e.label for e in excluded) or "used, incomplete or damaged by use"),
+            clause_ids=_unique([*rule.condition_clause_ids, *(c for e in excluded for c in e.clause_ids)]),
+            inputs=inputs,
+        )
+    return Decision(
+        what="return",
+        outcome="eligible",
+        reason=f"asked on day {day} of {rule.window_days}; "
+        + ("fault of the product itself" if own_fault else "unused and complete"),
+        clause_ids=rule.clause_ids,
+        inputs=inputs,
+    )
+
+
+def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
+    """Covered or not on `on`, by the first warranty clock that applies (expiry day included)."""
+    clock = _applicable_clock(policy, intake)
+    if clock is None:
+        raise ValueError("; ".join(intake_problems(policy, intake)))
+    start = _clock_start(clock, intake)
+    assert start is not None
+    last_day = start + timedelta(days=clock.days)
+    day = days_between(start, on)
+    covered = on <= last_day
+    return Decision(
+        what="warranty",
+        outcome=COVERED if covered else NOT_COVERED,
+        reason=f"day {day} of {clock.days} counted from {clock.counted_from.replace('_', ' ')} "
+        f"({start}); last covered day {last_day}",
+        clause_ids=clock.clause_ids,
+        inputs={
+            "counted_from": clock.counted_from,
+            "start": start.isoformat(),
+            "proof_of_purchase": intake.proof_of_purchase,
+            "on": on.isoformat(),
+            "day": day,
+            "last_covered_day": last_day.isoformat(),
+        },
+    )
+
+
+def post_repair_warranty(policy: Policy, shipped_back_on: date) -> Decision | None:
+    """The extra window after a paid repair: its last covered day, counted from ship-back."""
+    rule = policy.post_repair_warranty
+    if rule is None:
+        return None
+    last_day = shipped_back_on + timedelta(days=rule.days)
+    return Decision(
+        what="post_repair_warranty",
+        outcome=last_day.isoformat(),
+        reason=f"{rule.days} days of warranty after a paid repair, from ship-back on {shipped_back_on}; "
+        f"last covered day {last_day}",
+        clause_ids=rule.clause_ids,
+        inputs={"shipped_back_on": shipped_back_on.isoformat(), "days": rule.days},
+    )
+
+
+def decide_remedy(
+    policy: Policy,
+    intake: ClaimIntake,
+    findings: InspectionFindings,
+    asked_on: date,
+    warranty: Decision,
+    post_repair_until: date | None,
+) -> Decision:
+    """Refund, free repair, paid repair or rejection, from the inspection and the coverage."""
+    excluded = [
+        e
+        for e in (policy.exclusion(i) for i in _unique([*intake.conditions, *findings.exclusions]))
+        if intake.kind in e.applies_to
+    ]
+    inputs: dict[str, str | int | bool | None] = {
+        "kind": intake.kind.value,
+        "fault": findings.fault.value,
+        "exclusions": ",".join(e.id for e in excluded),
+        "warranty": warranty.outcome,
+        "post_repair_warranty_until": post_repair_until.isoformat() if post_repair_until else None,
+    }
+    refusing = [e for e in excluded if e.effect == "refuse"]
+    if refusing:
+        return Decision(
+            what="remedy",
+            outcome=Remedy.REJECTED.value,
+            reason="no service: " + "; ".join(e.label for e in refusing),
+            clause_ids=_unique(c for e in refusing for c in e.clause_ids),
+            inputs=inputs,
+        )
+    if intake.kind is ClaimKind.RETURN:
+        ret = return_eligibility(policy, intake.goods_received_date, asked_on, findings)
+        refund = ret.outcome == "eligible"
+        return ret.model_copy(
+            update={
+                "what": "remedy",
+                "outcome": (Remedy.REFUND if refund else Remedy.REJECTED).value,
+                "reason": ("refund: " if refund else "return refused: ") + ret.reason,
+                "inputs": inputs | ret.inputs,
+            }
+        )
+    quality = policy.warranty.quality_clause_ids
+    if findings.fault is Fault.NO_FAULT_FOUND:
+        return Decision(
+            what="remedy",
+            outcome=Remedy.REJECTED.value,
+            reason="no fault found: nothing to repair, the product goes back as it came",
+            clause_ids=quality,
+            inputs=inputs,
+        )
+    in_post_repair = post_repair_until is not None and asked_on <= post_repair_until
+    covered = warranty.outcome == COVERED or in_post_repair
+    if findings.fault is Fault.QUALITY_FAULT and covered and not excluded:
+        basis = post_repair_clause_ids(policy) if in_post_repair else warranty.clause_ids
+        return Decision(
+            what="remedy",
+            outcome=Remedy.FREE_REPAIR.value,
+            reason="fault of the product itself, "
+            + ("inside the post-repair warranty" if in_post_repair else "within warranty"),
+            clause_ids=_unique([*basis, *quality]),
+            inputs=inputs,
+        )
+    if not covered:
+        why, clauses = "out of warranty", warranty.clause_ids
+    elif excluded:
+        why, clauses = "excluded: " + "; ".join(e.label for e in excluded), [
+            c for e in excluded for c in e.clause_ids
+        ]
+    else:
+        why, clauses = "not a fault of the product itself", quality
+    return Decision(
+        what="remedy",
+        outcome=Remedy.PAID_REPAIR.value,
+        reason=f"paid repair: {why}",
+        clause_ids=_unique([*clauses, *policy.warranty.paid_repair_clause_ids]),
+        inputs=inputs,
+    )
+
+
+def decide_freight(policy: Policy, remedy: Remedy, fault: Fault, covered: bool) -> Decision:
+    """Who pays shipping to the factory and back: the first freight rule that matches."""
+    rule = next(r for r in policy.freight if _freight_matches(r, remedy, fault, covered))
+    return Decision(
+        what="freight",
+        outcome=f"{rule.to_factory.value} pays both ways"
+        if rule.to_factory == rule.back_to_customer
+        else f"{rule.to_factory.value} pays to the factory, {rule.back_to_customer.value} pays back",
+        reason=f"freight to the factory paid by the {rule.to_factory.value}, "
+        f"back to the customer by the {rule.back_to_customer.value}",
+        clause_ids=rule.clause_ids,
+        inputs={"remedy": remedy.value, "fault": fault.value, "covered": covered},
+    )
+
+
+def _freight_matches(rule: FreightRule, remedy: Remedy, fault: Fault, covered: bool) -> bool:
+    when = rule.when
+    return (
+        (when.remedy is None or remedy in when.remedy)
+        and (when.fault is None or fault in when.fault)
+        and (when.covered is None or when.covered == covered)
+    )
+
+
+def post_repair_clause_ids(policy: Policy) -> list[str]:
+    return policy.post_repair_warranty.clause_ids if policy.post_repair_warranty else []
+
+
+def _applicable_clock(policy: Policy, intake: ClaimIntake) -> WarrantyClock | None:
+    for clock in policy.warranty.clocks:
+        if clock.requires_proof_of_purchase and not intake.proof_of_purchase:
+            continue
+        if _clock_start(clock, intake) is not None:
+            return clock
+    return None
+
+
+def _clock_start(clock: WarrantyClock, intake: ClaimIntake) -> date | None:
+    return intake.purchase_date if clock.counted_from == "purchase" else intake.factory_shipment_date
+
+
+def _clock_date_field(clock: WarrantyClock) -> str:
+    return "purchase_date" if clock.counted_from == "purchase" else "factory_shipment_date"
+
+
+def _unique(ids) -> list[str]:
+    return list(dict.fromkeys(ids))

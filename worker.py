@@ -1,0 +1,54 @@
+"""The claimflow worker: runs ClaimWorkflow and its activities on the `claims` task queue.
+
+Run it with `python worker.py` (uses TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+CLAIMFLOW_DATA_DIR). Several workers may share the task queue.
+"""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.notify import NotifyActivities
+from claimflow.settings import TASK_QUEUE, load_settings
+from claimflow.temporal import connect
+from workflows.claim import ClaimWorkflow
+
+WORKFLOWS = [ClaimWorkflow]
+# Pure, deterministic libraries the workflow code uses: share them instead of re-importing.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "holidays", "pydantic")
+)
+
+
+def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
+    notify = NotifyActivities(outbox)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[notify.notify],
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        workflow_runner=SANDBOX,
+    )
+
+
+async def run_worker(stop: asyncio.Event | None = None) -> None:
+    settings = load_settings()
+    client = await connect(settings)
+    worker = build_worker(client, settings.outbox)
+    logging.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_address)
+    if stop is None:
+        await worker.run()
+        return
+    async with worker:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker())
