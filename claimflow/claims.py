@@ -1,5 +1,7 @@
 """Client-side operations on claims: open one, send an action, read its live view."""
 
+from datetime import date
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -7,7 +9,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from claimflow.settings import TASK_QUEUE
 from models import rules
 from models.actions import ACTION_NAMES, AgentAction
-from models.calendar import local_today, public_holidays
+from models.calendar import work_calendar
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
 from models.policy import Policy
 from workflows.claim import ClaimWorkflow
@@ -17,10 +19,10 @@ class ClaimError(Exception):
     """A request about a claim that cannot be carried out; the message says why."""
 
 
-def claim_input(intake: ClaimIntake, policy: Policy) -> ClaimInput:
-    """Check the intake against the policy and snapshot what the workflow needs."""
+def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
+    """Check the intake against the policy (and `today`: no dates in the future) and
+    snapshot what the workflow needs."""
     problems = rules.intake_problems(policy, intake)
-    today = local_today(policy.timezone)
     future = [
         f"{name} {day} is in the future"
         for name, day in [
@@ -35,7 +37,7 @@ def claim_input(intake: ClaimIntake, policy: Policy) -> ClaimInput:
     return ClaimInput(
         intake=intake,
         policy=policy,
-        public_holidays=public_holidays(policy.holiday_country, today.year),
+        calendar=work_calendar(policy.holiday_country, today.year),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import holidays
+from pydantic import BaseModel, ConfigDict
 
 
 def local_date(moment: datetime, tz: str) -> date:
@@ -39,34 +40,48 @@ def end_of_natural_days(start: date, days: int, tz: str) -> datetime:
     return start_of_day(start + timedelta(days=days + 1), tz)
 
 
-def public_holidays(country: str | None, first_year: int, years: int = 3) -> list[date]:
-    """Public holidays of `country` from `first_year` on, from the `holidays` library.
+class WorkCalendar(BaseModel):
+    """Which days are working days: Monday to Friday, less public holidays, plus weekend
+    days declared working days (China moves working days onto weekends around holidays).
 
-    Clients call this when a claim opens and snapshot the result into the workflow input:
-    the library reads data files (not allowed in workflow code), and a later upgrade of it
-    must not move the deadlines of a claim already open.
+    Clients build it with `work_calendar` when a claim opens, and it is snapshotted into
+    the workflow input: the holidays library reads data files (not allowed in workflow
+    code), and a later upgrade of it must not move the deadlines of a claim already open.
     """
+
+    model_config = ConfigDict(frozen=True)
+
+    holidays: frozenset[date] = frozenset()
+    weekend_workdays: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.weekend_workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+
+def work_calendar(country: str | None, first_year: int, years: int = 3) -> WorkCalendar:
+    """The working-day calendar of `country` for `years` years from `first_year`."""
     if country is None:
-        return []
-    calendar = holidays.country_holidays(country, years=range(first_year, first_year + years))
-    return sorted(calendar.keys())
+        return WorkCalendar()
+    span = range(first_year, first_year + years)
+    official = holidays.country_holidays(country, years=span)
+    return WorkCalendar(
+        holidays=frozenset(official.keys()),
+        weekend_workdays=frozenset(d for d in official.weekend_workdays if d.year in span),
+    )
 
 
-def is_working_day(day: date, holidays_off: frozenset[date]) -> bool:
-    """Monday to Friday, and not one of `holidays_off`."""
-    return day.weekday() < 5 and day not in holidays_off
-
-
-def add_working_days(start: date, days: int, holidays_off: frozenset[date]) -> date:
+def add_working_days(start: date, days: int, calendar: WorkCalendar) -> date:
     """The date of the `days`-th working day after `start` (`start` itself not counted)."""
     day, counted = start, 0
     while counted < days:
         day += timedelta(days=1)
-        if is_working_day(day, holidays_off):
+        if calendar.is_working_day(day):
             counted += 1
     return day
 
 
-def end_of_working_days(start: date, days: int, holidays_off: frozenset[date], tz: str) -> datetime:
+def end_of_working_days(start: date, days: int, calendar: WorkCalendar, tz: str) -> datetime:
     """The moment the `days`-th working day after `start` has fully passed."""
-    return start_of_day(add_working_days(start, days, holidays_off) + timedelta(days=1), tz)
+    return start_of_day(add_working_days(start, days, calendar) + timedelta(days=1), tz)

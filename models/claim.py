@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from models.calendar import WorkCalendar
 from models.enums import ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
 from models.policy import Policy
 
@@ -65,11 +66,11 @@ class ClaimIntake(Model):
 
 class ClaimInput(Model):
     """The workflow's input: the intake plus the policy as it was when the claim opened,
-    and the public holidays of the policy's country (for working-day deadlines)."""
+    and the working-day calendar of the policy's country (for working-day deadlines)."""
 
     intake: ClaimIntake
     policy: Policy
-    public_holidays: list[date] = []
+    calendar: WorkCalendar = WorkCalendar()
 
 
 class InspectionFindings(Model):
@@ -138,13 +139,15 @@ class DeadlineStatus(Model):
     clause_ids: list[str]
     steps_fired: int = 0
     due_passed: bool = False
+    escalated_at: datetime | None = None  # when the first step at or after the deadline fired
     acknowledged_by: str | None = None
     cleared: bool = False  # the awaited thing happened; nothing more will fire
 
     @property
     def escalated(self) -> bool:
-        """Passed, its ladder started, and nobody took it in hand yet (reminders don't count)."""
-        return self.due_passed and self.steps_fired > 0 and self.acknowledged_by is None
+        """A step at or after the deadline fired and nobody took it in hand yet
+        (reminders before the deadline don't count)."""
+        return self.escalated_at is not None and self.acknowledged_by is None
 
 
 class Escalation(Model):

@@ -6,18 +6,18 @@ is a reminder before it). The workflow asks `next_event_at` to set its one timer
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from models.calendar import end_of_natural_days, end_of_working_days, local_date
+from models.calendar import WorkCalendar, end_of_natural_days, end_of_working_days, local_date
 from models.claim import DeadlineStatus
 from models.policy import DeadlineRule, EscalationStep
 
 
-def due_at(rule: DeadlineRule, start: datetime, tz: str, holidays_off: frozenset[date]) -> datetime:
+def due_at(rule: DeadlineRule, start: datetime, tz: str, calendar: WorkCalendar) -> datetime:
     """The end of the rule's last day, counting from the local date of `start`."""
     start_day = local_date(start, tz)
     if rule.calendar == "working":
-        return end_of_working_days(start_day, rule.days, holidays_off, tz)
+        return end_of_working_days(start_day, rule.days, calendar, tz)
     return end_of_natural_days(start_day, rule.days, tz)
 
 

@@ -185,8 +185,9 @@ def decide_remedy(
             clause_ids=_unique(c for e in refusing for c in e.clause_ids),
             inputs=inputs,
         )
-    if intake.kind is ClaimKind.RETURN:
-        ret = return_eligibility(policy, intake.goods_received_date, asked_on, findings)
+    if intake.kind is ClaimKind.RETURN:  # exclusions known at intake count as much as found ones
+        seen = findings.model_copy(update={"exclusions": [e.id for e in excluded]})
+        ret = return_eligibility(policy, intake.goods_received_date, asked_on, seen)
         refund = ret.outcome == "eligible"
         return ret.model_copy(
             update={

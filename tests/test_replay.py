@@ -1,0 +1,38 @@
+"""Every recorded claim history in tests/histories/ must replay against today's workflow code.
+
+A change to ClaimWorkflow that would break a claim already running fails here; guard such
+changes with `workflow.patched`. Record new histories with `make histories`.
+"""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import SANDBOX, WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+RECORDED_PATHS = {
+    "free_repair",
+    "paid_repair_window_ends",
+    "new_fault_in_post_repair_window",
+    "quote_declined",
+    "return_refunded",
+    "shipping_expired",
+    "quote_expired_requoted",
+    "payment_overdue_acknowledged",
+}
+
+
+def test_every_lifecycle_path_has_a_recorded_history():
+    assert RECORDED_PATHS <= {path.stem for path in HISTORIES}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
+async def test_recorded_history_replays(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
