@@ -26,7 +26,7 @@ from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
 from claimflow.policy_files import load_policy
 from claimflow.settings import Settings, load_settings
-from claimflow.temporal import connect
+from claimflow.temporal import TemporalUnreachable, connect
 from models.actions import ACTIONS
 from models.calendar import local_today
 from models.claim import ClaimIntake, ClaimView
@@ -34,8 +34,8 @@ from models.enums import ClaimKind
 from models.policy import PolicyError
 
 app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -63,14 +63,12 @@ def cli_errors(func: Callable[..., T]) -> Callable[..., T]:
             _fail(str(e))
         except WorkflowUpdateFailedError as e:
             _fail(str(e.cause.message if e.cause is not None and hasattr(e.cause, "message") else e))
+        except TemporalUnreachable as e:
+            _fail(str(e))
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 _fail(f"not found: {e.message}")
             _fail(f"Temporal at {settings.temporal_address} answered: {e.message}")
-        except RuntimeError as e:
-            if "connect" in str(e).lower():
-                _fail(f"cannot reach Temporal at {settings.temporal_address} ({e}); is `claims dev` running?")
-            raise
 
     return wrapper
 
@@ -297,7 +295,7 @@ async def _wait_for_server(settings: Settings, server: subprocess.Popen, timeout
         try:
             await connect(settings)
             return
-        except RuntimeError:
+        except TemporalUnreachable:
             if time.monotonic() > deadline:
                 raise ClaimError(f"the Temporal dev server did not answer on {settings.temporal_address}")
             await asyncio.sleep(0.5)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from models.calendar import WorkCalendar
 from models.enums import ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
@@ -14,7 +14,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ClaimNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
 ]
-Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+Money = Annotated[
+    Decimal, Field(gt=0, max_digits=12, decimal_places=2), AfterValidator(lambda d: d.quantize(Decimal("0.01")))
+]  # always in cents: 80 -> 80.00
 
 
 class Model(BaseModel):
