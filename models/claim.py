@@ -46,6 +46,7 @@ class ClaimIntake(Model):
     purchase_date: date | None = None
     goods_received_date: date | None = None
     factory_shipment_date: date | None = None
+    contract_warranty_months: Annotated[int, Field(gt=0)] | None = None  # when the sales contract sets it
     fault_description: Text
     conditions: list[str] = []  # exclusion ids already known at intake
     opened_by: Text
@@ -79,6 +80,8 @@ class InspectionFindings(Model):
     fault: Fault
     exclusions: list[str] = []  # ids of the policy's exclusions that apply
     unused_and_complete: bool = False  # packaging, accessories, gifts, manual; never activated
+    defect: str | None = None  # id of a defect in the policy's warranty scope, where it lists one
+    non_repairable: list[str] = []  # ids of the policy's non-repairable conditions found
     notes: str = ""
 
     @model_validator(mode="after")

@@ -38,11 +38,49 @@ class ReturnRule(Strict):
 
 
 class WarrantyClock(Strict):
-    """One way to count the warranty: from which date, for how many days (expiry day included)."""
+    """One way to count the warranty: from which date, for how long (expiry day included).
+
+    The length is `days`, or `months`, or — when `period_from_claim` — the months the
+    sales contract gives, recorded on the claim (`contract_warranty_months`).
+    """
 
     counted_from: Literal["purchase", "factory_shipment"]
     requires_proof_of_purchase: bool
-    days: Annotated[int, Field(gt=0)]
+    days: Annotated[int, Field(gt=0)] | None = None
+    months: Annotated[int, Field(gt=0)] | None = None
+    period_from_claim: bool = False
+    clause_ids: ClauseIds
+
+    @model_validator(mode="after")
+    def _one_length(self) -> "WarrantyClock":
+        given = [self.days is not None, self.months is not None, self.period_from_claim]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of days, months or period_from_claim = true")
+        return self
+
+
+class GuaranteeTier(Strict):
+    """Three Guarantees: a product given back with a fault of its own, within `up_to_day`
+    days of purchase, is refunded or replaced instead of repaired."""
+
+    up_to_day: Annotated[int, Field(gt=0)]
+    remedy: Literal[Remedy.REFUND, Remedy.REPLACEMENT]
+    clause_ids: ClauseIds
+
+
+class Defect(Strict):
+    """A defect inside a warranty's listed scope (a scope-limited guarantee)."""
+
+    id: Slug
+    label: Annotated[str, Field(min_length=1)]
+    clause_ids: ClauseIds
+
+
+class NonRepairable(Strict):
+    """A condition, found at inspection, in which the product cannot be repaired."""
+
+    id: Slug
+    label: Annotated[str, Field(min_length=1)]
     clause_ids: ClauseIds
 
 
@@ -50,6 +88,17 @@ class WarrantyRule(Strict):
     clocks: Annotated[list[WarrantyClock], Field(min_length=1)]  # first that applies wins
     quality_clause_ids: ClauseIds  # free service only for a fault of the product itself
     paid_repair_clause_ids: ClauseIds  # how a repair that is not free is quoted and agreed
+    tiers: list[GuaranteeTier] = []  # by day since purchase, for a product given back
+    scope: list[Defect] = []  # when listed, only these defects are covered
+    replacement_clause_ids: list[str] = []  # covered but not repairable: replaced (when given)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_in_order(cls, tiers: list[GuaranteeTier]) -> list[GuaranteeTier]:
+        days = [t.up_to_day for t in tiers]
+        if days != sorted(set(days)):
+            raise ValueError("tiers must be listed by up_to_day, ascending, each day once")
+        return tiers
 
 
 class PostRepairWarranty(Strict):
@@ -69,6 +118,7 @@ class DeadlineRule(Strict):
     days: Annotated[int, Field(gt=0)]
     calendar: Literal["natural", "working"]
     clause_ids: ClauseIds
+    starts_at: Literal["repair_start", "parcel_received"] = "repair_start"  # repair deadline only
     ladder: list[EscalationStep] = []
 
     @field_validator("ladder")
@@ -100,6 +150,33 @@ class Exclusion(Strict):
     clause_ids: ClauseIds
 
 
+class LegCosts(Strict):
+    """Who pays each cost of one leg of the journey (a cost not named is not incurred)."""
+
+    freight: Party
+    insurance: Party | None = None
+    customs: Party | None = None
+
+
+class Channel(Strict):
+    """A way the service is given. The first channel of a policy is where a claim starts."""
+
+    kind: Literal["remote_guidance", "return_repair", "on_site_repair", "on_site_check"]
+    clause_ids: ClauseIds
+    documentation_required: bool = False  # fault photos, videos, list before anyone travels
+    documentation_clause_ids: list[str] = []
+    fees_if_not_covered: list[str] = []  # fee items charged when it turns out not covered
+    fees_clause_ids: list[str] = []
+
+
+class ServiceHours(Strict):
+    """When the service desk answers, every day, local time ("24:00" is midnight)."""
+
+    opens: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    closes: Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+    clause_ids: ClauseIds
+
+
 class FreightCondition(Strict):
     remedy: list[Remedy] | None = None
     fault: list[Fault] | None = None
@@ -108,9 +185,13 @@ class FreightCondition(Strict):
 
 class FreightRule(Strict):
     when: FreightCondition
-    to_factory: Party
-    back_to_customer: Party
+    to_factory: Party | LegCosts
+    back_to_customer: Party | LegCosts
     clause_ids: ClauseIds
+
+    def leg(self, which: Literal["to_factory", "back_to_customer"]) -> LegCosts:
+        costs = getattr(self, which)
+        return costs if isinstance(costs, LegCosts) else LegCosts(freight=costs)
 
 
 class Policy(Strict):
@@ -126,8 +207,12 @@ class Policy(Strict):
     post_repair_warranty: PostRepairWarranty | None = None
     deadlines: Deadlines
     exclusions: list[Exclusion] = []
+    non_repairable: list[NonRepairable] = []
     freight: Annotated[list[FreightRule], Field(min_length=1)]  # first match wins
     fee_items: list[str] = []  # empty: quote lines are free text
+    fee_clause_ids: list[str] = []
+    channels: list[Channel] = []  # none listed: return repair only
+    service_hours: ServiceHours | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -147,10 +232,26 @@ class Policy(Strict):
         unknown = sorted(set(_cited_clause_ids(self.model_dump())) - set(ids))
         if unknown:
             raise ValueError(f"rules cite clauses that are not defined: {', '.join(unknown)}")
-        exclusion_ids = [e.id for e in self.exclusions]
-        if len(exclusion_ids) != len(set(exclusion_ids)):
-            raise ValueError("exclusion ids must be unique")
+        for what, named in [
+            ("exclusion", self.exclusions),
+            ("non_repairable", self.non_repairable),
+            ("defect", self.warranty.scope),
+            ("channel", [c.kind for c in self.channels]),
+        ]:
+            ids = [getattr(n, "id", n) for n in named]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"{what} ids must be unique")
+        unknown_fees = {f for c in self.channels for f in c.fees_if_not_covered} - set(self.fee_items)
+        if unknown_fees:
+            raise ValueError(f"channel fees not among fee_items: {', '.join(sorted(unknown_fees))}")
         return self
+
+    def channel(self, kind: str) -> Channel | None:
+        return next((c for c in self.channels if c.kind == kind), None)
+
+    @property
+    def first_channel(self) -> str:
+        return self.channels[0].kind if self.channels else "return_repair"
 
     def deadline_rule(self, kind: DeadlineKind) -> DeadlineRule:
         """The timer rule of `kind`; the post-repair window is natural days with no ladder."""
@@ -163,6 +264,9 @@ class Policy(Strict):
 
     def clause_text(self, clause_id: str) -> str:
         return next(c.text for c in self.clauses if c.id == clause_id)
+
+    def non_repairable_condition(self, condition_id: str) -> NonRepairable:
+        return next(c for c in self.non_repairable if c.id == condition_id)
 
     def exclusion(self, exclusion_id: str) -> Exclusion:
         return next(e for e in self.exclusions if e.id == exclusion_id)

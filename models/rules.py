@@ -5,10 +5,12 @@ The workflow calls these and records what they return; nothing here reads a cloc
 
 from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from models.calendar import days_between
 from models.claim import ClaimIntake, Decision, InspectionFindings
 from models.enums import ClaimKind, Fault, Remedy
-from models.policy import FreightRule, Policy, WarrantyClock
+from models.policy import FreightRule, GuaranteeTier, LegCosts, Policy, WarrantyClock
 
 COVERED, NOT_COVERED = "covered", "not_covered"
 
@@ -22,8 +24,10 @@ def intake_problems(policy: Policy, intake: ClaimIntake) -> list[str]:
         for c in intake.conditions
         if c not in known
     ]
-    if intake.kind is ClaimKind.RETURN and policy.returns is None:
-        problems.append(f"policy {policy.name} has no return rule; open a repair claim")
+    if intake.kind is ClaimKind.RETURN and policy.returns is None and not policy.warranty.tiers:
+        problems.append(f"policy {policy.name} takes no returns; open a repair claim")
+    if intake.kind is ClaimKind.RETURN and policy.warranty.tiers and intake.purchase_date is None:
+        problems.append("a return under the Three Guarantees needs purchase_date")
     if _applicable_clock(policy, intake) is None:
         needs = " or ".join(sorted({_clock_date_field(c) for c in policy.warranty.clocks}))
         problems.append(f"the warranty cannot be counted: give {needs}")
@@ -45,7 +49,7 @@ def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decisio
             clause_ids=_unique(cid for e in refusing for cid in e.clause_ids),
             inputs={"conditions": ",".join(intake.conditions)},
         )
-    if intake.kind is ClaimKind.RETURN:
+    if intake.kind is ClaimKind.RETURN and policy.returns is not None:
         window = return_eligibility(policy, intake.goods_received_date, asked_on, findings=None)
         if window.outcome != "eligible":
             return window.model_copy(update={"what": "policy_check", "outcome": "rejected"})
@@ -119,14 +123,14 @@ def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
         raise ValueError("; ".join(intake_problems(policy, intake)))
     start = _clock_start(clock, intake)
     assert start is not None
-    last_day = start + timedelta(days=clock.days)
+    last_day, length = _last_covered_day(clock, intake, start)
     day = days_between(start, on)
     covered = on <= last_day
     return Decision(
         what="warranty",
         outcome=COVERED if covered else NOT_COVERED,
-        reason=f"day {day} of {clock.days} counted from {clock.counted_from.replace('_', ' ')} "
-        f"({start}); last covered day {last_day}",
+        reason=f"day {day} since {clock.counted_from.replace('_', ' ')} ({start}); warranty of {length}, "
+        f"last covered day {last_day}",
         clause_ids=clock.clause_ids,
         inputs={
             "counted_from": clock.counted_from,
@@ -137,6 +141,15 @@ def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
             "last_covered_day": last_day.isoformat(),
         },
     )
+
+
+def _last_covered_day(clock: WarrantyClock, intake: ClaimIntake, start: date) -> tuple[date, str]:
+    if clock.days is not None:
+        return start + timedelta(days=clock.days), f"{clock.days} days"
+    months = clock.months if clock.months is not None else intake.contract_warranty_months
+    assert months is not None
+    source = "" if clock.months is not None else " (sales contract)"
+    return start + relativedelta(months=months), f"{months} months{source}"
 
 
 def post_repair_warranty(policy: Policy, shipped_back_on: date) -> Decision | None:
@@ -163,29 +176,36 @@ def decide_remedy(
     warranty: Decision,
     post_repair_until: date | None,
 ) -> Decision:
-    """Refund, free repair, paid repair or rejection, from the inspection and the coverage."""
+    """Refund, replacement, free or paid repair, not repairable or rejected, from the
+    inspection, the coverage and the policy's tiers, scope and conditions."""
     excluded = [
         e
         for e in (policy.exclusion(i) for i in _unique([*intake.conditions, *findings.exclusions]))
         if intake.kind in e.applies_to
     ]
+    broken = [policy.non_repairable_condition(i) for i in findings.non_repairable]
     inputs: dict[str, str | int | bool | None] = {
         "kind": intake.kind.value,
         "fault": findings.fault.value,
         "exclusions": ",".join(e.id for e in excluded),
+        "defect": findings.defect,
+        "non_repairable": ",".join(c.id for c in broken),
         "warranty": warranty.outcome,
         "post_repair_warranty_until": post_repair_until.isoformat() if post_repair_until else None,
     }
+
+    def remedy(outcome: Remedy, reason: str, clause_ids) -> Decision:
+        return Decision(
+            what="remedy", outcome=outcome.value, reason=reason, clause_ids=_unique(clause_ids), inputs=inputs
+        )
+
     refusing = [e for e in excluded if e.effect == "refuse"]
     if refusing:
-        return Decision(
-            what="remedy",
-            outcome=Remedy.REJECTED.value,
-            reason="no service: " + "; ".join(e.label for e in refusing),
-            clause_ids=_unique(c for e in refusing for c in e.clause_ids),
-            inputs=inputs,
+        return remedy(
+            Remedy.REJECTED, "no service: " + "; ".join(e.label for e in refusing), (c for e in refusing for c in e.clause_ids)
         )
-    if intake.kind is ClaimKind.RETURN:  # exclusions known at intake count as much as found ones
+    if intake.kind is ClaimKind.RETURN and policy.returns is not None:
+        # exclusions known at intake count as much as those found at inspection
         seen = findings.model_copy(update={"exclusions": [e.id for e in excluded]})
         ret = return_eligibility(policy, intake.goods_received_date, asked_on, seen)
         refund = ret.outcome == "eligible"
@@ -199,55 +219,123 @@ def decide_remedy(
         )
     quality = policy.warranty.quality_clause_ids
     if findings.fault is Fault.NO_FAULT_FOUND:
-        return Decision(
-            what="remedy",
-            outcome=Remedy.REJECTED.value,
-            reason="no fault found: nothing to repair, the product goes back as it came",
-            clause_ids=quality,
-            inputs=inputs,
-        )
+        return remedy(Remedy.REJECTED, "no fault found: nothing to repair, the product goes back as it came", quality)
     in_post_repair = post_repair_until is not None and asked_on <= post_repair_until
     covered = warranty.outcome == COVERED or in_post_repair
-    if findings.fault is Fault.QUALITY_FAULT and covered and not excluded:
+    scope = policy.warranty.scope
+    in_scope = not scope or findings.defect in {d.id for d in scope}
+    own_fault = findings.fault is Fault.QUALITY_FAULT and not excluded
+    if own_fault and covered and in_scope:
         basis = post_repair_clause_ids(policy) if in_post_repair else warranty.clause_ids
-        return Decision(
-            what="remedy",
-            outcome=Remedy.FREE_REPAIR.value,
-            reason="fault of the product itself, "
-            + ("inside the post-repair warranty" if in_post_repair else "within warranty"),
-            clause_ids=_unique([*basis, *quality]),
-            inputs=inputs,
+        defect = [c for d in scope if d.id == findings.defect for c in d.clause_ids]
+        if broken:
+            replacement = policy.warranty.replacement_clause_ids
+            if replacement:
+                return remedy(
+                    Remedy.REPLACEMENT,
+                    "covered, but cannot be repaired: " + "; ".join(c.label for c in broken),
+                    [*replacement, *(c for n in broken for c in n.clause_ids)],
+                )
+        else:
+            tier = _guarantee_tier(policy, intake, asked_on)
+            if tier is not None:
+                day = days_between(intake.purchase_date, asked_on) if intake.purchase_date else None
+                inputs["day_since_purchase"] = day
+                return remedy(
+                    Remedy(tier.remedy),
+                    f"a fault of the product itself on day {day} after purchase: {tier.remedy.value} "
+                    f"(up to day {tier.up_to_day})",
+                    tier.clause_ids,
+                )
+            return remedy(
+                Remedy.FREE_REPAIR,
+                "fault of the product itself, "
+                + ("inside the post-repair warranty" if in_post_repair else "within warranty"),
+                [*basis, *defect, *quality],
+            )
+    if broken:
+        return remedy(
+            Remedy.NOT_REPAIRABLE,
+            "cannot be repaired: " + "; ".join(c.label for c in broken),
+            (c for n in broken for c in n.clause_ids),
         )
     if not covered:
         why, clauses = "out of warranty", warranty.clause_ids
     elif excluded:
-        why, clauses = "excluded: " + "; ".join(e.label for e in excluded), [
-            c for e in excluded for c in e.clause_ids
-        ]
+        why, clauses = "excluded: " + "; ".join(e.label for e in excluded), [c for e in excluded for c in e.clause_ids]
+    elif not in_scope:
+        why, clauses = "outside the warranty's defect scope", [c for d in scope for c in d.clause_ids]
     else:
         why, clauses = "not a fault of the product itself", quality
+    return remedy(Remedy.PAID_REPAIR, f"paid repair: {why}", [*clauses, *policy.warranty.paid_repair_clause_ids])
+
+
+def _guarantee_tier(policy: Policy, intake: ClaimIntake, asked_on: date) -> GuaranteeTier | None:
+    """The Three Guarantees tier of a product given back (kind return), by day since purchase."""
+    if intake.kind is not ClaimKind.RETURN or intake.purchase_date is None:
+        return None
+    day = days_between(intake.purchase_date, asked_on)
+    return next((t for t in policy.warranty.tiers if day <= t.up_to_day), None)
+
+
+def decide_channel(policy: Policy, requested: str | None = None) -> Decision:
+    """The service channel: the policy's first when none is asked for, else the one asked
+    for if the policy offers it."""
+    kind = requested or policy.first_channel
+    channel = policy.channel(kind)
+    if channel is None and not (kind == "return_repair" and not policy.channels):
+        offered = ", ".join(c.kind for c in policy.channels) or "return_repair"
+        raise ValueError(f"policy {policy.name} offers no {kind} service; it offers: {offered}")
     return Decision(
-        what="remedy",
-        outcome=Remedy.PAID_REPAIR.value,
-        reason=f"paid repair: {why}",
-        clause_ids=_unique([*clauses, *policy.warranty.paid_repair_clause_ids]),
-        inputs=inputs,
+        what="channel",
+        outcome=kind,
+        reason=("service starts with " if requested is None else "service moves to ") + kind.replace("_", " "),
+        clause_ids=channel.clause_ids if channel else policy.deadlines.shipping.clause_ids,
+        inputs={"requested": requested},
+    )
+
+
+def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
+    """Which fee items a channel charges: none when covered; its listed ones when not."""
+    spec = policy.channel(channel)
+    items = [] if covered or spec is None else spec.fees_if_not_covered
+    return Decision(
+        what="fees",
+        outcome=", ".join(items) if items else "none",
+        reason=("charged because the service is not covered: " + ", ".join(items))
+        if items
+        else "nothing charged for the visit",
+        clause_ids=(spec.fees_clause_ids if items and spec else []) or (spec.clause_ids if spec else policy.fee_clause_ids or policy.warranty.paid_repair_clause_ids),
+        inputs={"channel": channel, "covered": covered},
     )
 
 
 def decide_freight(policy: Policy, remedy: Remedy, fault: Fault, covered: bool) -> Decision:
-    """Who pays shipping to the factory and back: the first freight rule that matches."""
+    """Who pays freight (and insurance, customs) each way: the first freight rule that matches."""
     rule = next(r for r in policy.freight if _freight_matches(r, remedy, fault, covered))
+    there, back = rule.leg("to_factory"), rule.leg("back_to_customer")
+    if there.insurance is there.customs is back.insurance is back.customs is None:
+        a, b = there.freight.value, back.freight.value
+        outcome = f"{a} pays both ways" if a == b else f"{a} pays to the factory, {b} pays back"
+    else:
+        outcome = f"to the factory: {_leg_text(there)}; back: {_leg_text(back)}"
     return Decision(
         what="freight",
-        outcome=f"{rule.to_factory.value} pays both ways"
-        if rule.to_factory == rule.back_to_customer
-        else f"{rule.to_factory.value} pays to the factory, {rule.back_to_customer.value} pays back",
-        reason=f"freight to the factory paid by the {rule.to_factory.value}, "
-        f"back to the customer by the {rule.back_to_customer.value}",
+        outcome=outcome,
+        reason=f"to the factory: {_leg_text(there)}; back to the customer: {_leg_text(back)}",
         clause_ids=rule.clause_ids,
         inputs={"remedy": remedy.value, "fault": fault.value, "covered": covered},
     )
+
+
+def _leg_text(leg: LegCosts) -> str:
+    """"customer pays freight, insurance; manufacturer pays customs": the costs, by payer."""
+    by_payer: dict[str, list[str]] = {}
+    for cost in ("freight", "insurance", "customs"):
+        payer = getattr(leg, cost)
+        if payer is not None:
+            by_payer.setdefault(payer.value, []).append(cost)
+    return "; ".join(f"{payer} pays {', '.join(costs)}" for payer, costs in by_payer.items())
 
 
 def _freight_matches(rule: FreightRule, remedy: Remedy, fault: Fault, covered: bool) -> bool:
@@ -267,6 +355,8 @@ def _applicable_clock(policy: Policy, intake: ClaimIntake) -> WarrantyClock | No
     for clock in policy.warranty.clocks:
         if clock.requires_proof_of_purchase and not intake.proof_of_purchase:
             continue
+        if clock.period_from_claim and intake.contract_warranty_months is None:
+            continue
         if _clock_start(clock, intake) is not None:
             return clock
     return None
@@ -277,7 +367,8 @@ def _clock_start(clock: WarrantyClock, intake: ClaimIntake) -> date | None:
 
 
 def _clock_date_field(clock: WarrantyClock) -> str:
-    return "purchase_date" if clock.counted_from == "purchase" else "factory_shipment_date"
+    field = "purchase_date" if clock.counted_from == "purchase" else "factory_shipment_date"
+    return f"{field} and contract_warranty_months" if clock.period_from_claim else field
 
 
 def _unique(ids) -> list[str]:

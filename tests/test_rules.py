@@ -493,7 +493,7 @@ def test_a_return_under_a_policy_without_returns_is_reported(changkong, today):
     policy = changkong.model_copy(update={"returns": None})
     claim = intake(policy, today, bought_days_ago=3, kind="return")
     problems = intake_problems(policy, claim)
-    assert problems == ["policy changkong has no return rule; open a repair claim"]
+    assert problems == ["policy changkong takes no returns; open a repair claim"]
 
 
 def test_intake_helper_keeps_dates_in_order(changkong, today):
