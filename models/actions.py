@@ -5,7 +5,7 @@ the web UI and the workflow share one list. `allowed_actions` is the one place t
 which action fits which state.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -88,6 +88,28 @@ class AcknowledgeEscalation(AgentAction):
     deadline: DeadlineKind
 
 
+class ResolveRemotely(AgentAction):
+    """Remote guidance solved the problem: the claim closes without a parcel."""
+
+    summary: Text
+
+
+class ChooseChannel(AgentAction):
+    """Remote guidance did not solve it: move to another service channel of the policy."""
+
+    channel: Literal["return_repair", "on_site_repair", "on_site_check"]
+
+
+class RecordDocumentation(AgentAction):
+    """The customer's fault documentation (photos, videos, fault list) before a visit."""
+
+    items: Annotated[list[Text], Field(min_length=1)]
+
+
+class RecordOnsiteReport(AgentAction, InspectionFindings):
+    """The engineer's report from the visit; the workflow decides the remedy from it."""
+
+
 class CancelClaim(AgentAction):
     """The customer withdraws the claim before sending the product."""
 
@@ -110,6 +132,10 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "report_fault": ReportFault,
     "acknowledge_escalation": AcknowledgeEscalation,
     "cancel_claim": CancelClaim,
+    "resolve_remotely": ResolveRemotely,
+    "choose_channel": ChooseChannel,
+    "record_documentation": RecordDocumentation,
+    "record_onsite_report": RecordOnsiteReport,
 }
 
 ACTION_NAMES: dict[type[AgentAction], str] = {cls: name for name, cls in ACTIONS.items()}
@@ -128,7 +154,11 @@ STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
     "ship_back": frozenset({S.AWAITING_SHIP_BACK}),
     "confirm_delivery": frozenset({S.SHIPPED_BACK}),
     "report_fault": frozenset({S.POST_REPAIR_WARRANTY}),
-    "cancel_claim": frozenset({S.AWAITING_PARCEL}),
+    "cancel_claim": frozenset({S.AWAITING_PARCEL, S.REMOTE_GUIDANCE, S.AWAITING_DOCUMENTATION, S.ONSITE_VISIT}),
+    "resolve_remotely": frozenset({S.REMOTE_GUIDANCE}),
+    "choose_channel": frozenset({S.REMOTE_GUIDANCE}),
+    "record_documentation": frozenset({S.AWAITING_DOCUMENTATION}),
+    "record_onsite_report": frozenset({S.ONSITE_VISIT}),
 }
 
 

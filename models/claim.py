@@ -172,6 +172,7 @@ class ClaimView(Model):
     kind: ClaimKind
     state: ClaimState
     remedy: Remedy | None
+    channel: str = "return_repair"
     rma_number: str | None
     opened_at: datetime
     updated_at: datetime

@@ -64,6 +64,9 @@ class DeadlineKind(StrEnum):
 class ClaimState(StrEnum):
     OPENED = "opened"
     REJECTED = "rejected"
+    REMOTE_GUIDANCE = "remote_guidance"  # an engineer guides the customer remotely first
+    AWAITING_DOCUMENTATION = "awaiting_documentation"  # fault photos/videos before an on-site visit
+    ONSITE_VISIT = "onsite_visit"  # an engineer visits; their report decides the remedy
     AWAITING_PARCEL = "awaiting_parcel"  # RMA issued, shipping deadline running
     PARCEL_IN_TRANSIT = "parcel_in_transit"  # customer shipped, deadline met
     EXPIRED = "expired"  # customer never shipped

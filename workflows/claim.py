@@ -20,16 +20,20 @@ with workflow.unsafe.imports_passed_through():
         AcknowledgeEscalation,
         ApproveQuote,
         CancelClaim,
+        ChooseChannel,
         CompleteRepair,
         ConfirmDelivery,
         DeclineQuote,
         ReceiveParcel,
         RecordCustomerShipment,
+        RecordDocumentation,
         RecordInspection,
+        RecordOnsiteReport,
         RecordPayment,
         RecordQualityCheck,
         RecordRefund,
         ReportFault,
+        ResolveRemotely,
         SendQuote,
         ShipBack,
         allowed_actions,
@@ -75,6 +79,8 @@ class ClaimWorkflow:
         self._quote: Quote | None = None
         self._payments: list[Payment] = []
         self._paid_repair = False  # the current cycle is a repair the customer pays for
+        self._channel = "return_repair"
+        self._fees_due: list[str] = []  # fee items a quote must carry (an on-site visit not covered)
         self._post_repair_until: date | None = None
         self._repair_cycles = 0
         self._deadlines: list[DeadlineStatus] = []
@@ -115,6 +121,7 @@ class ClaimWorkflow:
             kind=self._intake.kind,
             state=self._state,
             remedy=self._remedy,
+            channel=self._channel,
             rma_number=self._rma,
             opened_at=self._opened_at,
             updated_at=self._updated_at,
@@ -147,6 +154,8 @@ class ClaimWorkflow:
     def receive_parcel(self, a: ReceiveParcel) -> ActionResult:
         self._clear(DeadlineKind.SHIPPING)
         self._act(a, f"parcel {self._rma} received")
+        if self._policy.deadlines.repair.starts_at == "parcel_received":
+            self._start_deadline(DeadlineKind.REPAIR)
         return self._move(S.INSPECTING)
 
     @receive_parcel.validator
@@ -155,14 +164,8 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_inspection(self, a: RecordInspection) -> ActionResult:
-        self._act(a, f"inspection: {a.fault.value}" + (f" ({', '.join(a.exclusions)})" if a.exclusions else ""))
-        self._fault = a.fault
-        remedy = self._decide(
-            rules.decide_remedy(
-                self._policy, self._intake, a, self._reported_on, self._warranty, self._post_repair_until
-            )
-        )
-        self._remedy = Remedy(remedy.outcome)
+        self._act(a, f"inspection: {_findings_text(a)}")
+        self._decide_remedy(a)
         self._decide_freight()
         if self._remedy is Remedy.REFUND:
             return self._move(S.REFUND_DUE)
@@ -170,19 +173,81 @@ class ClaimWorkflow:
             return self._start_repair(paid=False)
         if self._remedy is Remedy.PAID_REPAIR:
             return self._move(S.AWAITING_QUOTE)
-        return self._move(S.AWAITING_SHIP_BACK)  # rejected: the product goes back as it came
+        # rejected or not repairable: goes back as it came; replacement: a new one goes out
+        self._clear(DeadlineKind.REPAIR)
+        return self._move(S.AWAITING_SHIP_BACK)
 
     @record_inspection.validator
     def _check_record_inspection(self, a: RecordInspection) -> None:
         self._check("record_inspection")
-        known = {e.id for e in self._policy.exclusions}
-        unknown = [e for e in a.exclusions if e not in known]
-        if unknown:
-            raise ApplicationError(
-                f"unknown exclusion {', '.join(unknown)}; policy {self._policy.name} knows: "
-                f"{', '.join(sorted(known)) or 'none'}",
-                type="InvalidAction",
+        self._check_findings(a)
+
+    @workflow.update
+    def record_onsite_report(self, a: RecordOnsiteReport) -> ActionResult:
+        self._act(a, f"on-site report: {_findings_text(a)}")
+        self._decide_remedy(a)
+        covered = self._remedy in (Remedy.FREE_REPAIR, Remedy.REPLACEMENT, Remedy.REFUND)
+        fees = self._decide(rules.decide_fees(self._policy, self._channel, covered))
+        self._fees_due = [] if fees.outcome == "none" else fees.outcome.split(", ")
+        if self._remedy is Remedy.FREE_REPAIR:
+            self._repair_cycles += 1
+            self._log("state", "repaired free of charge during the visit")
+            return self._move(S.COMPLETED)
+        if self._remedy is Remedy.PAID_REPAIR or self._fees_due:
+            return self._move(S.AWAITING_QUOTE)
+        if self._remedy is Remedy.REFUND:
+            return self._move(S.REFUND_DUE)
+        if self._remedy is Remedy.REPLACEMENT:
+            return self._move(S.AWAITING_SHIP_BACK)
+        return self._move(S.COMPLETED)  # rejected or not repairable, nothing charged
+
+    @record_onsite_report.validator
+    def _check_record_onsite_report(self, a: RecordOnsiteReport) -> None:
+        self._check("record_onsite_report")
+        self._check_findings(a)
+
+    @workflow.update
+    def resolve_remotely(self, a: ResolveRemotely) -> ActionResult:
+        self._act(a, f"resolved by remote guidance: {a.summary}")
+        spec = self._policy.channel("remote_guidance")
+        assert spec is not None
+        self._decide(
+            Decision(
+                what="channel",
+                outcome="resolved_remotely",
+                reason="solved by remote guidance; nothing to ship",
+                clause_ids=spec.clause_ids,
             )
+        )
+        return self._move(S.COMPLETED)
+
+    @resolve_remotely.validator
+    def _check_resolve_remotely(self, a: ResolveRemotely) -> None:
+        self._check("resolve_remotely")
+
+    @workflow.update
+    def choose_channel(self, a: ChooseChannel) -> ActionResult:
+        self._act(a, f"remote guidance did not solve it: moving to {a.channel.replace('_', ' ')}")
+        self._decide(rules.decide_channel(self._policy, a.channel))
+        return self._enter_channel(a.channel)
+
+    @choose_channel.validator
+    def _check_choose_channel(self, a: ChooseChannel) -> None:
+        self._check("choose_channel")
+        if self._policy.channel(a.channel) is None:
+            offered = ", ".join(c.kind for c in self._policy.channels)
+            raise ApplicationError(
+                f"policy {self._policy.name} offers no {a.channel}; it offers: {offered}", type="InvalidAction"
+            )
+
+    @workflow.update
+    def record_documentation(self, a: RecordDocumentation) -> ActionResult:
+        self._act(a, f"fault documentation received: {', '.join(a.items)}")
+        return self._move(S.ONSITE_VISIT)
+
+    @record_documentation.validator
+    def _check_record_documentation(self, a: RecordDocumentation) -> None:
+        self._check("record_documentation")
 
     @workflow.update
     def record_refund(self, a: RecordRefund) -> ActionResult:
@@ -216,6 +281,9 @@ class ClaimWorkflow:
                 f"fee items not in policy {self._policy.name}: {', '.join(unknown)}; allowed: {', '.join(allowed)}",
                 type="InvalidAction",
             )
+        missing = [fee for fee in self._fees_due if fee not in {line.item for line in a.lines}]
+        if missing:
+            raise ApplicationError(f"the quote must charge: {', '.join(missing)}", type="InvalidAction")
 
     @workflow.update
     def approve_quote(self, a: ApproveQuote) -> ActionResult:
@@ -229,6 +297,9 @@ class ClaimWorkflow:
     @workflow.update
     def decline_quote(self, a: DeclineQuote) -> ActionResult:
         self._answer_quote(a, "declined")
+        self._clear(DeadlineKind.REPAIR)
+        if self._on_site:
+            return self._move(S.COMPLETED)  # the engineer leaves; nothing to ship
         self._decide_freight()
         return self._move(S.AWAITING_SHIP_BACK)
 
@@ -265,7 +336,7 @@ class ClaimWorkflow:
         self._payments.append(Payment(amount=a.amount, reference=a.reference, at=workflow.now(), by=a.by))
         self._clear(DeadlineKind.PAYMENT)
         self._act(a, f"payment of {a.amount} {self._policy.currency} received, reference {a.reference}")
-        return self._move(S.AWAITING_SHIP_BACK)
+        return self._move(S.COMPLETED if self._on_site else S.AWAITING_SHIP_BACK)
 
     @record_payment.validator
     def _check_record_payment(self, a: RecordPayment) -> None:
@@ -355,8 +426,25 @@ class ClaimWorkflow:
             self._move(S.REJECTED)
             return
         self._warranty = self._decide(rules.warranty_status(policy, intake, self._reported_on))
-        self._issue_rma()
-        self._move(S.AWAITING_PARCEL)
+        if policy.channels:
+            self._decide(rules.decide_channel(policy))
+        self._enter_channel(policy.first_channel)
+
+    def _enter_channel(self, channel: str) -> ActionResult:
+        self._channel = channel
+        if channel == "return_repair":
+            self._issue_rma()
+            return self._move(S.AWAITING_PARCEL)
+        if channel == "remote_guidance":
+            return self._move(S.REMOTE_GUIDANCE)
+        spec = self._policy.channel(channel)
+        if spec is not None and spec.documentation_required:
+            return self._move(S.AWAITING_DOCUMENTATION)
+        return self._move(S.ONSITE_VISIT)
+
+    @property
+    def _on_site(self) -> bool:
+        return self._channel in ("on_site_repair", "on_site_check")
 
     def _issue_rma(self) -> None:
         cycle = 1 + sum(1 for d in self._deadlines if d.kind is DeadlineKind.SHIPPING)
@@ -367,7 +455,8 @@ class ClaimWorkflow:
     def _start_repair(self, *, paid: bool) -> ActionResult:
         self._paid_repair = paid
         self._repair_cycles += 1
-        self._start_deadline(DeadlineKind.REPAIR)
+        if self._open_deadline(DeadlineKind.REPAIR) is None:  # unless it runs from parcel arrival
+            self._start_deadline(DeadlineKind.REPAIR)
         return self._move(S.REPAIRING)
 
     def _answer_quote(self, a: ApproveQuote | DeclineQuote, answer: str) -> None:
@@ -385,6 +474,29 @@ class ClaimWorkflow:
                 inputs={"total": str(self._quote.total), "currency": self._quote.currency},
             )
         )
+
+    def _check_findings(self, findings: RecordInspection | RecordOnsiteReport) -> None:
+        policy = self._policy
+        for what, given, known in [
+            ("exclusion", findings.exclusions, [e.id for e in policy.exclusions]),
+            ("non-repairable condition", findings.non_repairable, [c.id for c in policy.non_repairable]),
+            ("defect", [findings.defect] if findings.defect else [], [d.id for d in policy.warranty.scope]),
+        ]:
+            unknown = [g for g in given if g not in known]
+            if unknown:
+                raise ApplicationError(
+                    f"unknown {what} {', '.join(unknown)}; policy {policy.name} knows: {', '.join(known) or 'none'}",
+                    type="InvalidAction",
+                )
+
+    def _decide_remedy(self, findings: RecordInspection | RecordOnsiteReport) -> None:
+        self._fault = findings.fault
+        remedy = self._decide(
+            rules.decide_remedy(
+                self._policy, self._intake, findings, self._reported_on, self._warranty, self._post_repair_until
+            )
+        )
+        self._remedy = Remedy(remedy.outcome)
 
     def _decide_freight(self) -> None:
         assert self._remedy is not None and self._fault is not None and self._warranty is not None
@@ -561,6 +673,11 @@ class ClaimWorkflow:
         now = workflow.now()
         self._updated_at = now
         self._timeline.append(TimelineEntry(at=now, kind=kind, summary=summary, by=by))
+
+
+def _findings_text(findings: RecordInspection | RecordOnsiteReport) -> str:
+    named = [*findings.exclusions, *findings.non_repairable, *([findings.defect] if findings.defect else [])]
+    return findings.fault.value + (f" ({', '.join(named)})" if named else "")
 
 
 def _passed(kind: DeadlineKind, outcome: str, reason: str, clause_ids: list[str]) -> Decision:
