@@ -11,19 +11,18 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
+from claimflow.console import cli_errors, out
+from claimflow.policy_cli import policy_app
 from claimflow.policy_files import load_policy
 from claimflow.settings import Settings, load_settings
 from claimflow.temporal import TemporalUnreachable, connect
@@ -31,46 +30,10 @@ from models.actions import ACTIONS
 from models.calendar import local_today
 from models.claim import ClaimIntake, ClaimView
 from models.enums import ClaimKind
-from models.policy import PolicyError
 
-app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
-
-
-def explain(error: ValidationError) -> str:
-    """A pydantic error as `field: reason` lines, without the URL noise."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
-
-
-def cli_errors(func: Callable[..., T]) -> Callable[..., T]:
-    """Turn every expected failure into one clear line and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        settings = load_settings()
-        try:
-            return func(*args, **kwargs)
-        except ValidationError as e:
-            _fail(explain(e))
-        except (ClaimError, PolicyError) as e:
-            _fail(str(e))
-        except WorkflowUpdateFailedError as e:
-            _fail(str(e.cause.message if e.cause is not None and hasattr(e.cause, "message") else e))
-        except TemporalUnreachable as e:
-            _fail(str(e))
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                _fail(f"not found: {e.message}")
-            _fail(f"Temporal at {settings.temporal_address} answered: {e.message}")
-
-    return wrapper
+app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 
 
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -101,6 +64,9 @@ def open_claim(
     purchased: Annotated[str | None, typer.Option(help="Purchase date, YYYY-MM-DD.")] = None,
     received: Annotated[str | None, typer.Option(help="Date the goods were received.")] = None,
     shipped_from_factory: Annotated[str | None, typer.Option(help="Factory shipment date.")] = None,
+    contract_months: Annotated[
+        int | None, typer.Option(help="Warranty months the sales contract gives (policies whose period comes from it).")
+    ] = None,
     condition: Annotated[list[str], typer.Option(help="Exclusion id known at intake (repeatable).")] = [],
 ) -> None:
     """Open a claim: checks it against its policy and starts its workflow."""
@@ -115,6 +81,7 @@ def open_claim(
             "purchase_date": purchased,
             "goods_received_date": received,
             "factory_shipment_date": shipped_from_factory,
+            "contract_warranty_months": contract_months,
             "fault_description": fault,
             "conditions": condition,
             "opened_by": by,
@@ -128,7 +95,7 @@ def open_claim(
         return await claim_ops.view(client, intake.claim_number)
 
     view = run(open_and_view)
-    out.print(f"claim [bold]{view.claim_number}[/bold] opened: {view.state.value}", highlight=False)
+    out.print(f"claim [bold]{escape(view.claim_number)}[/bold] opened: {view.state.value}", highlight=False)
     _print_decisions(view)
     out.print(f"next: {', '.join(view.allowed_actions) or 'nothing (claim is closed)'}", highlight=False)
 
@@ -170,7 +137,7 @@ def act(
         raise ClaimError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
     payload = ACTIONS[name].model_validate({"by": by, "note": note} | parse_fields(field, line))
     result = run(claim_ops.act, claim.upper(), payload)
-    out.print(f"{result.claim_number}: {result.message}", highlight=False)
+    out.print(f"{result.claim_number}: {result.message}", markup=False, highlight=False)
     out.print(f"next: {', '.join(result.allowed_actions) or 'nothing'}", highlight=False)
 
 
@@ -209,15 +176,16 @@ def _time_left(due: datetime, now: datetime) -> str:
 
 def _print_decisions(view: ClaimView) -> None:
     for d in view.decisions:
-        out.print(f"  [bold]{d.what}[/bold]: {d.outcome} — {d.reason}", highlight=False)
+        out.print(f"  [bold]{d.what}[/bold]: {escape(d.outcome)} — {escape(d.reason)}", highlight=False)
         for cid in d.clause_ids:
-            out.print(f"      [dim]{cid}: {view.clauses.get(cid, '')}[/dim]", highlight=False)
+            out.print(f"      {cid}: {view.clauses.get(cid, '')}", style="dim", markup=False, highlight=False)
 
 
 def print_view(view: ClaimView, now: datetime) -> None:
     out.print(
         f"[bold]{view.claim_number}[/bold]  policy {view.policy}  {view.kind.value}  "
-        f"state [bold]{view.state.value}[/bold]  remedy {view.remedy.value if view.remedy else '-'}  "
+        f"state [bold]{view.state.value}[/bold]  channel {view.channel}  "
+        f"remedy {view.remedy.value if view.remedy else '-'}  "
         f"RMA {view.rma_number or '-'}",
         highlight=False,
     )
@@ -243,7 +211,9 @@ def print_view(view: ClaimView, now: datetime) -> None:
     out.print(f"[bold]Allowed now:[/bold] {', '.join(view.allowed_actions) or 'nothing'}", highlight=False)
     table = Table("at (UTC)", "what", "by", "", title="Timeline")
     for entry in view.timeline:
-        table.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.by or "", entry.summary)
+        table.add_row(
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, escape(entry.by or ""), escape(entry.summary)
+        )
     out.print(table)
 
 

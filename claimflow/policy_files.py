@@ -1,5 +1,6 @@
 """Finding and loading the policy files in the policy directory."""
 
+import re
 from pathlib import Path
 
 from models.policy import Policy, PolicyError, parse_policy
@@ -10,6 +11,8 @@ def load_policy_file(path: Path) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise PolicyError(str(path), [("(file)", err.strerror or str(err))]) from None
+    except UnicodeDecodeError as err:
+        raise PolicyError(str(path), [("(file)", f"not UTF-8 text: {err.reason} at byte {err.start}")]) from None
     policy = parse_policy(text, str(path))
     if policy.name != path.stem:
         raise PolicyError(str(path), [("name", f"must match the file name {path.stem!r}, not {policy.name!r}")])
@@ -22,7 +25,7 @@ def policy_names(policy_dir: Path) -> list[str]:
 
 def load_policy(policy_dir: Path, name: str) -> Policy:
     path = policy_dir / f"{name}.toml"
-    if not path.exists():
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not path.exists():
         known = ", ".join(policy_names(policy_dir)) or "none"
         raise PolicyError(str(path), [("(file)", f"no policy named {name!r}; known: {known}")])
     return load_policy_file(path)

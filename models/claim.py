@@ -62,8 +62,6 @@ class ClaimIntake(Model):
         for (first, a), (second, b) in zip(known, known[1:]):
             if a > b:
                 raise ValueError(f"{first} ({a}) is after {second} ({b})")
-        if self.kind is ClaimKind.RETURN and self.goods_received_date is None:
-            raise ValueError("a return needs goods_received_date")
         return self
 
 
@@ -82,6 +80,7 @@ class InspectionFindings(Model):
     unused_and_complete: bool = False  # packaging, accessories, gifts, manual; never activated
     defect: str | None = None  # id of a defect in the policy's warranty scope, where it lists one
     non_repairable: list[str] = []  # ids of the policy's non-repairable conditions found
+    replace: bool = False  # replace rather than repair, where the policy allows (covered faults)
     notes: str = ""
 
     @model_validator(mode="after")

@@ -136,6 +136,13 @@ class Deadlines(Strict):
     repair: DeadlineRule
     payment: DeadlineRule
 
+    @model_validator(mode="after")
+    def _only_repair_starts_at_arrival(self) -> "Deadlines":
+        for kind in ("shipping", "quote", "payment"):
+            if getattr(self, kind).starts_at != "repair_start":
+                raise ValueError(f"{kind}: starts_at applies to the repair deadline only")
+        return self
+
     def rule(self, kind: DeadlineKind) -> DeadlineRule:
         return getattr(self, kind.value)
 
@@ -157,6 +164,15 @@ class LegCosts(Strict):
     insurance: Party | None = None
     customs: Party | None = None
 
+    def describe(self) -> str:
+        """"customer pays freight, insurance; manufacturer pays customs": the costs by payer."""
+        by_payer: dict[str, list[str]] = {}
+        for cost in ("freight", "insurance", "customs"):
+            payer = getattr(self, cost)
+            if payer is not None:
+                by_payer.setdefault(payer.value, []).append(cost)
+        return "; ".join(f"{payer} pays {', '.join(costs)}" for payer, costs in by_payer.items())
+
 
 class Channel(Strict):
     """A way the service is given. The first channel of a policy is where a claim starts."""
@@ -167,6 +183,14 @@ class Channel(Strict):
     documentation_clause_ids: list[str] = []
     fees_if_not_covered: list[str] = []  # fee items charged when it turns out not covered
     fees_clause_ids: list[str] = []
+
+    @model_validator(mode="after")
+    def _cites_what_it_requires(self) -> "Channel":
+        if self.documentation_required and not self.documentation_clause_ids:
+            raise ValueError("documentation_required needs documentation_clause_ids")
+        if self.fees_if_not_covered and not self.fees_clause_ids:
+            raise ValueError("fees_if_not_covered needs fees_clause_ids")
+        return self
 
 
 class ServiceHours(Strict):
@@ -229,7 +253,7 @@ class Policy(Strict):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
             raise ValueError(f"clause ids used twice: {', '.join(duplicated)}")
-        unknown = sorted(set(_cited_clause_ids(self.model_dump())) - set(ids))
+        unknown = sorted(self.cited_clause_ids() - set(ids))
         if unknown:
             raise ValueError(f"rules cite clauses that are not defined: {', '.join(unknown)}")
         for what, named in [
@@ -241,6 +265,11 @@ class Policy(Strict):
             ids = [getattr(n, "id", n) for n in named]
             if len(ids) != len(set(ids)):
                 raise ValueError(f"{what} ids must be unique")
+        last = self.freight[-1].when
+        if (last.remedy, last.fault, last.covered) != (None, None, None):
+            raise ValueError("the last freight rule must match every claim: `when = {}`")
+        if self.fee_items and not self.fee_clause_ids:
+            raise ValueError("fee_items need fee_clause_ids")
         unknown_fees = {f for c in self.channels for f in c.fees_if_not_covered} - set(self.fee_items)
         if unknown_fees:
             raise ValueError(f"channel fees not among fee_items: {', '.join(sorted(unknown_fees))}")
@@ -252,6 +281,10 @@ class Policy(Strict):
     @property
     def first_channel(self) -> str:
         return self.channels[0].kind if self.channels else "return_repair"
+
+    def cited_clause_ids(self) -> set[str]:
+        """Every clause id some rule of the policy cites."""
+        return set(_cited_clause_ids(self.model_dump()))
 
     def deadline_rule(self, kind: DeadlineKind) -> DeadlineRule:
         """The timer rule of `kind`; the post-repair window is natural days with no ladder."""

@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from models.calendar import days_between
 from models.claim import ClaimIntake, Decision, InspectionFindings
 from models.enums import ClaimKind, Fault, Remedy
-from models.policy import FreightRule, GuaranteeTier, LegCosts, Policy, WarrantyClock
+from models.policy import FreightRule, GuaranteeTier, Policy, WarrantyClock
 
 COVERED, NOT_COVERED = "covered", "not_covered"
 
@@ -26,10 +26,13 @@ def intake_problems(policy: Policy, intake: ClaimIntake) -> list[str]:
     ]
     if intake.kind is ClaimKind.RETURN and policy.returns is None and not policy.warranty.tiers:
         problems.append(f"policy {policy.name} takes no returns; open a repair claim")
+    if intake.kind is ClaimKind.RETURN and policy.returns is not None and intake.goods_received_date is None:
+        problems.append("a return needs goods_received_date")
     if intake.kind is ClaimKind.RETURN and policy.warranty.tiers and intake.purchase_date is None:
         problems.append("a return under the Three Guarantees needs purchase_date")
-    if _applicable_clock(policy, intake) is None:
-        needs = " or ".join(sorted({_clock_date_field(c) for c in policy.warranty.clocks}))
+    open_to_claim = _clocks_open_to(policy, intake)
+    if open_to_claim and _applicable_clock(policy, intake) is None:
+        needs = " or ".join(sorted({_clock_date_field(c) for c in open_to_claim}))
         problems.append(f"the warranty cannot be counted: give {needs}")
     return problems
 
@@ -118,6 +121,14 @@ def return_eligibility(
 
 def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
     """Covered or not on `on`, by the first warranty clock that applies (expiry day included)."""
+    if not _clocks_open_to(policy, intake):  # every clock asks for a proof the customer lacks
+        return Decision(
+            what="warranty",
+            outcome=NOT_COVERED,
+            reason="no valid proof of purchase: no warranty applies, service is paid",
+            clause_ids=_unique(c for clock in policy.warranty.clocks for c in clock.clause_ids),
+            inputs={"proof_of_purchase": intake.proof_of_purchase, "on": on.isoformat()},
+        )
     clock = _applicable_clock(policy, intake)
     if clock is None:
         raise ValueError("; ".join(intake_problems(policy, intake)))
@@ -228,25 +239,23 @@ def decide_remedy(
     if own_fault and covered and in_scope:
         basis = post_repair_clause_ids(policy) if in_post_repair else warranty.clause_ids
         defect = [c for d in scope if d.id == findings.defect for c in d.clause_ids]
-        if broken:
-            replacement = policy.warranty.replacement_clause_ids
-            if replacement:
-                return remedy(
-                    Remedy.REPLACEMENT,
-                    "covered, but cannot be repaired: " + "; ".join(c.label for c in broken),
-                    [*replacement, *(c for n in broken for c in n.clause_ids)],
-                )
-        else:
-            tier = _guarantee_tier(policy, intake, asked_on)
-            if tier is not None:
-                day = days_between(intake.purchase_date, asked_on) if intake.purchase_date else None
-                inputs["day_since_purchase"] = day
-                return remedy(
-                    Remedy(tier.remedy),
-                    f"a fault of the product itself on day {day} after purchase: {tier.remedy.value} "
-                    f"(up to day {tier.up_to_day})",
-                    tier.clause_ids,
-                )
+        tier = _guarantee_tier(policy, intake, asked_on)
+        if tier is not None:
+            day = days_between(intake.purchase_date, asked_on) if intake.purchase_date else None
+            inputs["day_since_purchase"] = day
+            return remedy(
+                Remedy(tier.remedy),
+                f"a fault of the product itself on day {day} after purchase: {tier.remedy.value} "
+                f"(up to day {tier.up_to_day})",
+                tier.clause_ids,
+            )
+        replacement = policy.warranty.replacement_clause_ids
+        if replacement and (broken or findings.replace):
+            why = "cannot be repaired: " + "; ".join(c.label for c in broken) if broken else "the inspector replaces it"
+            return remedy(
+                Remedy.REPLACEMENT, f"covered, {why}", [*replacement, *(c for n in broken for c in n.clause_ids)]
+            )
+        if not broken:
             return remedy(
                 Remedy.FREE_REPAIR,
                 "fault of the product itself, "
@@ -318,24 +327,14 @@ def decide_freight(policy: Policy, remedy: Remedy, fault: Fault, covered: bool) 
         a, b = there.freight.value, back.freight.value
         outcome = f"{a} pays both ways" if a == b else f"{a} pays to the factory, {b} pays back"
     else:
-        outcome = f"to the factory: {_leg_text(there)}; back: {_leg_text(back)}"
+        outcome = f"to the factory: {there.describe()}; back: {back.describe()}"
     return Decision(
         what="freight",
         outcome=outcome,
-        reason=f"to the factory: {_leg_text(there)}; back to the customer: {_leg_text(back)}",
+        reason=f"to the factory: {there.describe()}; back to the customer: {back.describe()}",
         clause_ids=rule.clause_ids,
         inputs={"remedy": remedy.value, "fault": fault.value, "covered": covered},
     )
-
-
-def _leg_text(leg: LegCosts) -> str:
-    """"customer pays freight, insurance; manufacturer pays customs": the costs, by payer."""
-    by_payer: dict[str, list[str]] = {}
-    for cost in ("freight", "insurance", "customs"):
-        payer = getattr(leg, cost)
-        if payer is not None:
-            by_payer.setdefault(payer.value, []).append(cost)
-    return "; ".join(f"{payer} pays {', '.join(costs)}" for payer, costs in by_payer.items())
 
 
 def _freight_matches(rule: FreightRule, remedy: Remedy, fault: Fault, covered: bool) -> bool:
@@ -351,10 +350,14 @@ def post_repair_clause_ids(policy: Policy) -> list[str]:
     return policy.post_repair_warranty.clause_ids if policy.post_repair_warranty else []
 
 
+def _clocks_open_to(policy: Policy, intake: ClaimIntake) -> list[WarrantyClock]:
+    """The warranty clocks whose proof-of-purchase condition the claim meets."""
+    return [c for c in policy.warranty.clocks if intake.proof_of_purchase or not c.requires_proof_of_purchase]
+
+
 def _applicable_clock(policy: Policy, intake: ClaimIntake) -> WarrantyClock | None:
-    for clock in policy.warranty.clocks:
-        if clock.requires_proof_of_purchase and not intake.proof_of_purchase:
-            continue
+    """The first clock open to the claim whose dates (and contract period) are known."""
+    for clock in _clocks_open_to(policy, intake):
         if clock.period_from_claim and intake.contract_warranty_months is None:
             continue
         if _clock_start(clock, intake) is not None:

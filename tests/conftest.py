@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -95,6 +95,12 @@ class Claims:
 
     async def do(self, handle: WorkflowHandle, action: AgentAction) -> ActionResult:
         return await act(self.client, handle.id, action)
+
+    async def refusal(self, handle: WorkflowHandle, action: AgentAction) -> str:
+        """The message an action is refused with (fails if it is accepted)."""
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await self.do(handle, action)
+        return refused.value.cause.message
 
     async def sleep(self, **duration: float) -> None:
         """Skip workflow time forward (the time-skipping server fires the timers)."""

@@ -69,7 +69,7 @@ async def test_failures_are_one_clear_line(cli):
         (["act", number, "record-customer-shipment", "--by", "amy"], "carrier: Field required"),
         (["act", number, "cancel-claim", "--by", "amy", "-f", "oops"], "must look like key=value"),
         (open_args("X"), "claim_number: String should match pattern"),
-        (open_args(f"{number}-2", "--policy", "acme"), "no policy named 'acme'; known: changkong"),
+        (open_args(f"{number}-2", "--policy", "acme"), "no policy named 'acme'; known: best_lighting, changkong"),
         (open_args(f"{number}-3", "--purchased", "2099-01-01", "--received", "2099-01-02"), "is in the future"),
         (open_args(f"{number}-4", "--condition", "aliens"), "unknown condition 'aliens'"),
         (["show", "NO-SUCH-CLAIM"], "not found"),

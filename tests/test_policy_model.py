@@ -191,6 +191,24 @@ TWO_SHIPPING_STEPS = '{ offset_hours = -48, level = "reminder", notify = "custom
             'late_clause_ids = ["RET-X1"]', "late_clause_ids = []", "returns.late_clause_ids", "at least 1",
             id="rule-citing-no-clause",
         ),
+        pytest.param(
+            "when = {}", 'when = { covered = false }', "(policy)", "the last freight rule must match every claim",
+            id="no-catch-all-freight-rule",
+        ),
+        pytest.param(
+            'calendar = "natural"\nclause_ids = ["RET-X7"]',
+            'calendar = "natural"\nstarts_at = "parcel_received"\nclause_ids = ["RET-X7"]',
+            "deadlines", "starts_at applies to the repair deadline only", id="starts-at-on-shipping",
+        ),
+        pytest.param(
+            'currency = "CNY"', 'currency = "CNY"\nfee_items = ["labour"]', "(policy)", "fee_items need fee_clause_ids",
+            id="fee-items-citing-nothing",
+        ),
+        pytest.param(
+            'currency = "CNY"',
+            'currency = "CNY"\nchannels = [{ kind = "on_site_repair", clause_ids = ["IV.3"], documentation_required = true }]',
+            "channels.0", "documentation_required needs documentation_clause_ids", id="documentation-citing-nothing",
+        ),
         pytest.param('holiday_country = "CN"\n', "", None, None, id="optional-field-may-go"),
     ],
 )

@@ -477,6 +477,8 @@ class ClaimWorkflow:
 
     def _check_findings(self, findings: RecordInspection | RecordOnsiteReport) -> None:
         policy = self._policy
+        if findings.replace and not policy.warranty.replacement_clause_ids:
+            raise ApplicationError(f"policy {policy.name} does not replace products", type="InvalidAction")
         for what, given, known in [
             ("exclusion", findings.exclusions, [e.id for e in policy.exclusions]),
             ("non-repairable condition", findings.non_repairable, [c.id for c in policy.non_repairable]),

@@ -1,0 +1,224 @@
+"""One claim per seed policy through the workflow, on the time-skipping server: every service
+channel the policies name, the Three Guarantees tiers, not-repairable products, a defect scope.
+Each records its history for the replay test (RECORD_HISTORIES=1)."""
+
+from decimal import Decimal
+
+import pytest
+
+from claimflow.policy_files import load_policy
+from claimflow.settings import REPO_ROOT
+from models.actions import (
+    ApproveQuote,
+    ChooseChannel,
+    CompleteRepair,
+    ConfirmDelivery,
+    ReceiveParcel,
+    RecordDocumentation,
+    RecordInspection,
+    RecordOnsiteReport,
+    RecordPayment,
+    RecordQualityCheck,
+    RecordRefund,
+    ResolveRemotely,
+    SendQuote,
+    ShipBack,
+)
+from models.enums import ClaimState as S
+from tests.test_claim_lifecycle import decision
+
+
+def policy(name: str):
+    return load_policy(REPO_ROOT / "policies", name)
+
+
+@pytest.fixture(scope="module")
+def best_lighting():
+    return policy("best_lighting")
+
+
+@pytest.fixture(scope="module")
+def konjump():
+    return policy("konjump")
+
+
+@pytest.fixture(scope="module")
+def shanghai():
+    return policy("shanghai_equipment")
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return policy("model_figures")
+
+
+async def ship_and_deliver(claims, h):
+    await claims.do(h, ShipBack(by="amy", carrier="SF Express", tracking_number="SF-7"))
+    return await claims.do(h, ConfirmDelivery(by="amy"))
+
+
+# --- seed 000: Three Guarantees, non-repairable products -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "remedy", "next_state"),
+    [(5, "refund", S.REFUND_DUE), (12, "replacement", S.AWAITING_SHIP_BACK), (20, "free_repair", S.REPAIRING)],
+)
+async def test_best_lighting_three_guarantees_by_day(claims, best_lighting, day, remedy, next_state, record_history):
+    h = await claims.open(best_lighting, bought_days_ago=day, kind="return", contract_warranty_months=12)
+    await claims.do(h, ReceiveParcel(by="amy"))
+    result = await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
+    assert result.state is next_state
+    view = await claims.view(h)
+    tier_clauses = {t.remedy.value: t.clause_ids for t in best_lighting.warranty.tiers}
+    assert decision(view, "remedy").outcome == remedy
+    if remedy in tier_clauses:
+        assert decision(view, "remedy").clause_ids == tier_clauses[remedy]
+    if remedy == "refund":
+        await claims.do(h, RecordRefund(by="fin", amount=Decimal("59.90"), reference="RF-9"))
+        assert (await h.result()).state is S.COMPLETED
+        await record_history(h, "best_lighting_refund")
+    if remedy == "replacement":
+        assert (await ship_and_deliver(claims, h)).state is S.COMPLETED
+        await record_history(h, "best_lighting_replacement")
+
+
+async def test_best_lighting_not_repairable(claims, best_lighting, record_history):
+    condition = best_lighting.non_repairable[0]
+    # covered: replaced; out of the contract's warranty: not repairable, sent back
+    covered = await claims.open(best_lighting, bought_days_ago=40, contract_warranty_months=12)
+    await claims.do(covered, ReceiveParcel(by="amy"))
+    await claims.do(covered, RecordInspection(by="tom", fault="quality_fault", non_repairable=[condition.id]))
+    view = await claims.view(covered)
+    assert decision(view, "remedy").outcome == "replacement"
+    assert set(best_lighting.warranty.replacement_clause_ids) <= set(decision(view, "remedy").clause_ids)
+
+    h = await claims.open(best_lighting, bought_days_ago=400, contract_warranty_months=12)
+    await claims.do(h, ReceiveParcel(by="amy"))
+    result = await claims.do(h, RecordInspection(by="tom", fault="quality_fault", non_repairable=[condition.id]))
+    assert result.state is S.AWAITING_SHIP_BACK
+    view = await claims.view(h)
+    assert decision(view, "remedy").outcome == "not_repairable"
+    assert decision(view, "remedy").clause_ids == condition.clause_ids
+    assert (await ship_and_deliver(claims, h)).state is S.COMPLETED
+    await record_history(h, "best_lighting_not_repairable")
+
+
+# --- seed 002: remote guidance, return repair with customs, on-site engineer ---------
+
+
+async def test_konjump_remote_guidance_resolves_without_a_parcel(claims, konjump, record_history):
+    h = await claims.open(konjump, contract_warranty_months=24)
+    view = await claims.view(h)
+    assert view.state is S.REMOTE_GUIDANCE and view.rma_number is None and view.deadlines == []
+    assert decision(view, "channel").outcome == "remote_guidance"
+    assert decision(view, "channel").clause_ids == konjump.channel("remote_guidance").clause_ids
+    await claims.do(h, ResolveRemotely(by="eng.wu", summary="DMX address was wrong"))
+    final = await h.result()
+    assert final.state is S.COMPLETED and decision(final, "channel").outcome == "resolved_remotely"
+    await record_history(h, "konjump_remote_guidance")
+
+
+async def test_konjump_return_repair_customer_pays_customs(claims, konjump, record_history):
+    h = await claims.open(konjump, contract_warranty_months=24)
+    # no RMA yet: remote guidance comes first
+    assert "receive_parcel is not allowed while the claim is remote_guidance" in await claims.refusal(
+        h, ReceiveParcel(by="amy")
+    )
+    result = await claims.do(h, ChooseChannel(by="eng.wu", channel="return_repair"))
+    assert result.state is S.AWAITING_PARCEL
+    await claims.do(h, ReceiveParcel(by="amy"))
+    await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
+    view = await claims.view(h)
+    assert view.rma_number == f"RMA-{h.id}" and view.channel == "return_repair"
+    freight = decision(view, "freight")
+    assert "customs" in freight.reason and "insurance" in freight.reason
+    assert "back to the customer: manufacturer pays freight; customer pays customs" in freight.reason
+    await claims.do(h, CompleteRepair(by="tom", work_done="new driver board"))
+    await claims.do(h, RecordQualityCheck(by="qa", passed=True))
+    assert (await ship_and_deliver(claims, h)).state is S.COMPLETED
+    await record_history(h, "konjump_return_repair")
+
+
+async def test_konjump_on_site_documentation_first_then_fees_when_not_covered(claims, konjump, record_history):
+    h = await claims.open(konjump, contract_warranty_months=24)
+    assert (await claims.do(h, ChooseChannel(by="eng.wu", channel="on_site_repair"))).state is S.AWAITING_DOCUMENTATION
+    refused = await claims.refusal(h, RecordOnsiteReport(by="eng.li", fault="quality_fault"))
+    assert "not allowed while the claim is awaiting_documentation" in refused  # documentation first
+    await claims.do(h, RecordDocumentation(by="amy", items=["photos of the panel", "video of the flicker"]))
+    result = await claims.do(h, RecordOnsiteReport(by="eng.li", fault="man_made_damage", notes="cable cut"))
+    assert result.state is S.AWAITING_QUOTE
+    view = await claims.view(h)
+    fees = decision(view, "fees")
+    assert fees.outcome == "travel, maintenance"
+    assert fees.clause_ids == konjump.channel("on_site_repair").fees_clause_ids
+    only_repair = SendQuote(by="amy", lines=[{"item": "maintenance", "amount": "300"}])
+    assert await claims.refusal(h, only_repair) == "the quote must charge: travel"
+    await claims.do(h, SendQuote(by="amy", lines=[{"item": "maintenance", "amount": "300"}, {"item": "travel", "amount": "450"}]))
+    await claims.do(h, ApproveQuote(by="amy"))
+    await claims.do(h, CompleteRepair(by="eng.li", work_done="replaced cable on site"))
+    await claims.do(h, RecordQualityCheck(by="eng.li", passed=True))
+    result = await claims.do(h, RecordPayment(by="fin", amount=Decimal("750.00"), reference="INV-3"))
+    assert result.state is S.COMPLETED  # on site: nothing to ship back
+    await record_history(h, "konjump_on_site_paid")
+
+
+# --- seed 003: repair within 3 days of arrival, Three Guarantees cited ----------------
+
+
+async def test_shanghai_repair_sla_runs_from_parcel_arrival(claims, shanghai, record_history):
+    h = await claims.open(shanghai, bought_days_ago=100)
+    await claims.do(h, ReceiveParcel(by="amy"))
+    view = await claims.view(h)
+    sla = [d for d in view.open_deadlines if d.kind == "repair"]
+    assert len(sla) == 1 and sla[0].clause_ids == shanghai.deadlines.repair.clause_ids
+    await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
+    view = await claims.view(h)
+    assert [d.cycle for d in view.deadlines if d.kind == "repair"] == [1]  # the same SLA, not a new one
+    assert decision(view, "remedy").outcome == "free_repair"
+    await claims.do(h, CompleteRepair(by="tom", work_done="new compressor relay"))
+    await claims.do(h, RecordQualityCheck(by="qa", passed=True))
+    assert (await ship_and_deliver(claims, h)).state is S.COMPLETED
+    await record_history(h, "shanghai_free_repair")
+
+
+async def test_shanghai_out_of_warranty_quote_uses_the_policy_fee_items(claims, shanghai):
+    h = await claims.open(shanghai, bought_days_ago=500)
+    await claims.do(h, ReceiveParcel(by="amy"))
+    refused = await claims.refusal(h, RecordInspection(by="tom", fault="quality_fault", replace=True))
+    assert refused == "policy shanghai_equipment does not replace products"
+    await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
+    refused = await claims.refusal(h, SendQuote(by="amy", lines=[{"item": "gold plating", "amount": "10"}]))
+    assert refused.startswith("fee items not in policy shanghai_equipment: gold plating")
+    item = shanghai.fee_items[0]
+    assert (await claims.do(h, SendQuote(by="amy", lines=[{"item": item, "amount": "10"}]))).state is S.AWAITING_APPROVAL
+
+
+# --- seed 004: on-site check over a listed defect scope ------------------------------
+
+
+async def test_model_figures_on_site_check_repairs_a_listed_defect_free(claims, figures, record_history):
+    h = await claims.open(figures, bought_days_ago=60)
+    view = await claims.view(h)
+    assert view.state is S.ONSITE_VISIT and view.rma_number is None
+    defect = figures.warranty.scope[0]
+    refused = await claims.refusal(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", defect="aliens"))
+    assert refused.startswith(f"unknown defect aliens; policy model_figures knows: {defect.id}")
+    result = await claims.do(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", defect=defect.id))
+    assert result.state is S.COMPLETED
+    final = await h.result()
+    assert decision(final, "remedy").outcome == "free_repair"
+    assert set(defect.clause_ids) <= set(decision(final, "remedy").clause_ids)
+    assert decision(final, "fees").outcome == "none"
+    await record_history(h, "model_figures_on_site_free")
+
+
+async def test_model_figures_outside_the_scope_is_paid_service(claims, figures):
+    h = await claims.open(figures, bought_days_ago=60)
+    result = await claims.do(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", notes="dusty"))
+    assert result.state is S.AWAITING_QUOTE
+    view = await claims.view(h)
+    assert decision(view, "remedy").outcome == "paid_repair"
+    assert decision(view, "fees").outcome == "service"
+    refused = await claims.refusal(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", defect="aliens"))
+    assert "not allowed while the claim is awaiting_quote" in refused
