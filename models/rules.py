@@ -56,11 +56,13 @@ def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decisio
         window = return_eligibility(policy, intake.goods_received_date, asked_on, findings=None)
         if window.outcome != "eligible":
             return window.model_copy(update={"what": "policy_check", "outcome": "rejected"})
+    first = policy.channel(policy.first_channel)
     return Decision(
         what="policy_check",
         outcome="accepted",
-        reason=f"{intake.kind.value} claim accepted under policy {policy.name}; RMA issued",
-        clause_ids=policy.deadlines.shipping.clause_ids,
+        reason=f"{intake.kind.value} claim accepted under policy {policy.name}; "
+        + ("RMA issued" if policy.first_channel == "return_repair" else f"{policy.first_channel.replace('_', ' ')} first"),
+        clause_ids=first.clause_ids if first else policy.deadlines.shipping.clause_ids,
         inputs={"kind": intake.kind.value, "asked_on": asked_on.isoformat()},
     )
 

@@ -23,6 +23,15 @@ RECORDED_PATHS = {
     "shipping_expired",
     "quote_expired_requoted",
     "payment_overdue_acknowledged",
+    # one or more per seed policy and channel
+    "best_lighting_refund",
+    "best_lighting_replacement",
+    "best_lighting_not_repairable",
+    "konjump_remote_guidance",
+    "konjump_return_repair",
+    "konjump_on_site_paid",
+    "shanghai_free_repair",
+    "model_figures_on_site_free",
 }
 
 

@@ -113,6 +113,8 @@ async def test_konjump_remote_guidance_resolves_without_a_parcel(claims, konjump
     assert view.state is S.REMOTE_GUIDANCE and view.rma_number is None and view.deadlines == []
     assert decision(view, "channel").outcome == "remote_guidance"
     assert decision(view, "channel").clause_ids == konjump.channel("remote_guidance").clause_ids
+    check = decision(view, "policy_check")
+    assert check.reason.endswith("remote guidance first") and check.clause_ids == decision(view, "channel").clause_ids
     await claims.do(h, ResolveRemotely(by="eng.wu", summary="DMX address was wrong"))
     final = await h.result()
     assert final.state is S.COMPLETED and decision(final, "channel").outcome == "resolved_remotely"
