@@ -189,6 +189,10 @@ def print_view(view: ClaimView, now: datetime) -> None:
         f"RMA {view.rma_number or '-'}",
         highlight=False,
     )
+    if view.service_hours:
+        hours = view.service_hours
+        state = "open now" if hours.is_open(now, view.timezone) else "closed now"
+        out.print(f"service desk {hours.opens}–{hours.closes} ({view.timezone}), {state}", highlight=False)
     if view.post_repair_warranty_until:
         out.print(f"post-repair warranty until {view.post_repair_warranty_until}", highlight=False)
     if view.open_deadlines:

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from models.calendar import WorkCalendar
 from models.enums import ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
-from models.policy import Policy
+from models.policy import Policy, ServiceHours
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 ClaimNumber = Annotated[
@@ -172,6 +172,8 @@ class ClaimView(Model):
     state: ClaimState
     remedy: Remedy | None
     channel: str = "return_repair"
+    timezone: str = "UTC"  # the policy's, in which its days and service hours are counted
+    service_hours: ServiceHours | None = None
     rma_number: str | None
     opened_at: datetime
     updated_at: datetime

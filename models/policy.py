@@ -6,6 +6,7 @@ records can be traced back to the policy's own words.
 """
 
 import tomllib
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -199,6 +200,11 @@ class ServiceHours(Strict):
     opens: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
     closes: Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
     clause_ids: ClauseIds
+
+    def is_open(self, moment: datetime, tz: str) -> bool:
+        """Whether the desk answers at `moment` (local time in `tz`)."""
+        local = moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+        return self.opens <= local < self.closes
 
 
 class FreightCondition(Strict):

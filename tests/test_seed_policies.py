@@ -734,3 +734,19 @@ def test_a_changkong_return_needs_the_receipt_date():
     changkong, today = load_policy(POLICY_DIR, "changkong"), date(2026, 3, 11)
     claim = intake(changkong, today, kind="return", goods_received_date=None)
     assert "a return needs goods_received_date" in intake_problems(changkong, claim)
+
+
+@pytest.mark.parametrize(
+    ("name", "local_time", "is_open"),
+    [
+        ("best_lighting", "08:59", False), ("best_lighting", "09:00", True), ("best_lighting", "23:59", True),
+        ("best_lighting", "00:00", False), ("shanghai_equipment", "08:29", False),
+        ("shanghai_equipment", "08:30", True), ("shanghai_equipment", "17:59", True),
+        ("shanghai_equipment", "18:00", False),
+    ],
+)  # fmt: skip
+def test_service_hours(name, local_time, is_open):
+    policy = load_policy(POLICY_DIR, name)
+    hour, minute = map(int, local_time.split(":"))
+    moment = datetime(2026, 3, 11, hour, minute, tzinfo=ZoneInfo(policy.timezone))
+    assert policy.service_hours.is_open(moment, policy.timezone) is is_open

@@ -122,6 +122,8 @@ class ClaimWorkflow:
             state=self._state,
             remedy=self._remedy,
             channel=self._channel,
+            timezone=self._policy.timezone,
+            service_hours=self._policy.service_hours,
             rma_number=self._rma,
             opened_at=self._opened_at,
             updated_at=self._updated_at,
