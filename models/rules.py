@@ -306,10 +306,16 @@ def decide_channel(policy: Policy, requested: str | None = None) -> Decision:
     )
 
 
-def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
-    """Which fee items a channel charges: none when covered; its listed ones when not."""
+def fees_due(policy: Policy, channel: str, covered: bool) -> list[str]:
+    """The fee items a channel charges: none when covered; its listed ones when not."""
     spec = policy.channel(channel)
-    items = [] if covered or spec is None else spec.fees_if_not_covered
+    return [] if covered or spec is None else list(spec.fees_if_not_covered)
+
+
+def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
+    """The fees decision: which items are charged for the channel, and the clauses why."""
+    spec = policy.channel(channel)
+    items = fees_due(policy, channel, covered)
     return Decision(
         what="fees",
         outcome=", ".join(items) if items else "none",

@@ -189,8 +189,8 @@ class ClaimWorkflow:
         self._act(a, f"on-site report: {_findings_text(a)}")
         self._decide_remedy(a)
         covered = self._remedy in (Remedy.FREE_REPAIR, Remedy.REPLACEMENT, Remedy.REFUND)
-        fees = self._decide(rules.decide_fees(self._policy, self._channel, covered))
-        self._fees_due = [] if fees.outcome == "none" else fees.outcome.split(", ")
+        self._decide(rules.decide_fees(self._policy, self._channel, covered))
+        self._fees_due = rules.fees_due(self._policy, self._channel, covered)
         if self._remedy is Remedy.FREE_REPAIR:
             self._repair_cycles += 1
             self._log("state", "repaired free of charge during the visit")
