@@ -13,9 +13,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from sqlalchemy import Engine
+
 from activities.notify import NotifyActivities
+from activities.read_model import ReadModelActivities
+from claimflow.db import engine_for, migrate
 from claimflow.settings import TASK_QUEUE, load_settings
-from claimflow.temporal import connect
+from claimflow.temporal import TemporalUnreachable, connect
 from workflows.claim import ClaimWorkflow
 
 WORKFLOWS = [ClaimWorkflow]
@@ -25,13 +29,19 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
-    notify = NotifyActivities(outbox)
+def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE, engine: Engine | None = None) -> Worker:
+    """A worker for every workflow and activity. The read model is `engine`'s database
+    (created or migrated here), by default SQLite beside the outbox."""
+    if engine is None:
+        engine = engine_for(f"sqlite:///{outbox.parent / 'claims.db'}")
+    migrate(engine)
+    notify = NotifyActivities(outbox, engine)
+    read_model = ReadModelActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[notify.notify],
+        activities=[notify.notify, read_model.project_claim],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=SANDBOX,
     )
@@ -51,4 +61,9 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(run_worker())
+    try:
+        asyncio.run(run_worker())
+    except TemporalUnreachable as err:  # bad TEMPORAL_* settings or no server: one line, no traceback
+        raise SystemExit(f"error: {err}") from None
+    except KeyboardInterrupt:  # Ctrl-C: the worker has shut down
+        pass

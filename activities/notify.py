@@ -1,25 +1,33 @@
 """The `notify` activity: appends a notification to the outbox, once per key.
 
-The outbox is a JSON-lines file under the data directory. A retried activity, or two
-workers delivering the same step, leave one line: the key is checked under a file lock.
+The outbox is a JSON-lines file under the data directory (a stand-in for e-mail/chat
+delivery), and the notification is recorded in the read model. A retried activity, or
+two workers delivering the same step, leave one line and one row: the key is checked
+under a file lock, and the row is keyed by it.
 """
 
 import fcntl
 import json
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio import activity
 
+from claimflow.projection import record_notification
 from models.claim import Notification
 
 
 class NotifyActivities:
-    def __init__(self, outbox: Path):
+    def __init__(self, outbox: Path, engine: Engine):
         self.outbox = outbox
+        self.engine = engine
 
     @activity.defn(name="notify")
     def notify(self, notification: Notification) -> bool:
         """Write `notification` unless its key is already in the outbox; True if written."""
+        with Session(self.engine) as session, session.begin():
+            record_notification(session, notification)
         self.outbox.parent.mkdir(parents=True, exist_ok=True)
         with open(self.outbox, "a+", encoding="utf-8") as out:
             fcntl.flock(out, fcntl.LOCK_EX)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from models.calendar import WorkCalendar
-from models.enums import ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
+from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
 from models.policy import Policy, ServiceHours
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -171,6 +171,7 @@ class ClaimView(Model):
     kind: ClaimKind
     state: ClaimState
     remedy: Remedy | None
+    product: Product | None = None
     channel: str = "return_repair"
     timezone: str = "UTC"  # the policy's, in which its days and service hours are counted
     service_hours: ServiceHours | None = None
@@ -194,6 +195,11 @@ class ClaimView(Model):
         return [d for d in self.deadlines if not d.cleared]
 
     @property
+    def overdue(self) -> bool:
+        """A deadline of an open claim passed and the awaited thing has not happened."""
+        return self.state not in TERMINAL_STATES and any(d.due_passed for d in self.open_deadlines)
+
+    @property
     def escalation_level(self) -> EscalationLevel | None:
         open_steps = [e for e in self.escalations if _still_escalated(self, e)]
         return open_steps[-1].level if open_steps else None
@@ -203,6 +209,61 @@ def _still_escalated(view: ClaimView, escalation: Escalation) -> bool:
     return any(
         d.kind == escalation.deadline and d.cycle == escalation.cycle and d.escalated and not d.cleared
         for d in view.deadlines
+    )
+
+
+class ClaimSnapshot(Model):
+    """What the read model needs of a claim at one moment: the list row, plus the timeline
+    entries from `events_from` on. `version` (the timeline's length) orders snapshots."""
+
+    claim_number: str
+    policy: str
+    kind: ClaimKind
+    state: ClaimState
+    channel: str
+    remedy: Remedy | None
+    product_model: str | None
+    serial_number: str | None
+    opened_at: datetime
+    updated_at: datetime
+    next_deadline_at: datetime | None
+    next_deadline_kind: DeadlineKind | None
+    overdue: bool
+    escalation_level: EscalationLevel | None
+    assignee: str | None
+    last_action: str | None
+    version: int
+    events_from: int
+    events: list[TimelineEntry]
+    escalations: list[Escalation]
+
+
+def snapshot_of(view: ClaimView, events_from: int = 0) -> ClaimSnapshot:
+    """The read model's view of a claim (pure; used by the workflow and by reindex)."""
+    waiting = [d for d in view.open_deadlines if not d.due_passed]
+    upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
+    actions = [e for e in view.timeline if e.kind == "action"]
+    return ClaimSnapshot(
+        claim_number=view.claim_number,
+        policy=view.policy,
+        kind=view.kind,
+        state=view.state,
+        channel=view.channel,
+        remedy=view.remedy,
+        product_model=view.product.model if view.product else None,
+        serial_number=view.product.serial_number if view.product else None,
+        opened_at=view.opened_at,
+        updated_at=view.updated_at,
+        next_deadline_at=upcoming.due_at if upcoming else None,
+        next_deadline_kind=upcoming.kind if upcoming else None,
+        overdue=view.overdue,
+        escalation_level=view.escalation_level,
+        assignee=actions[-1].by if actions else None,
+        last_action=actions[-1].summary if actions else None,
+        version=len(view.timeline),
+        events_from=events_from,
+        events=view.timeline[events_from:],
+        escalations=view.escalations,
     )
 
 
@@ -216,6 +277,17 @@ class Notification(Model):
     subject: str
     body: str
     at: datetime
+
+
+def escalation_subject(claim_number: str, escalation: Escalation, due_at: datetime) -> str:
+    """The subject of the notification an escalation step sends (also rebuilt by reindex)."""
+    when = "passed" if escalation.at >= due_at else "due"
+    return f"[{escalation.level.value}] claim {claim_number}: {escalation.deadline.value} deadline {when}"
+
+
+def escalation_notification_key(claim_number: str, escalation: Escalation) -> str:
+    """One notification per claim, deadline, cycle and step: the outbox's idempotency key."""
+    return f"{claim_number}/{escalation.deadline.value}#{escalation.cycle}/{escalation.step}"
 
 
 class ActionResult(Model):

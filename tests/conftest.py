@@ -2,7 +2,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,10 +22,26 @@ from models.calendar import local_date
 from models.actions import AgentAction
 from models.claim import ActionResult, ClaimIntake, ClaimView, Notification
 from models.policy import Policy
+from tests.postgres import fresh_database, running_postgres
+from sqlalchemy import Engine
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
 from worker import build_worker
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.claim import ClaimWorkflow
 
 POLICY_DIR = REPO_ROOT / "policies"
+
+
+async def register_search_attributes(client: Client) -> None:
+    """What `claims setup` does on a cluster, for the time-skipping test server."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTES},
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +54,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
     ) as env:
+        await register_search_attributes(env.client)
         yield env
 
 
@@ -85,10 +102,21 @@ class Claims:
         return handle
 
     async def terminate_open_claims(self) -> None:
-        """A claim left running after its test would hold back time skipping for the next."""
+        """A claim left running after its test would hold back time skipping for the next.
+        (Terminating one with an activity in flight upsets the test server's clock too.)"""
         for handle in self.opened:
             with contextlib.suppress(RPCError):  # already closed
+                await self.settle(handle)
                 await handle.terminate("test over")
+
+    async def settle(self, handle: WorkflowHandle) -> None:
+        """Wait until the claim has no activity or workflow task in flight, judged from its
+        history (the test server's describe does not report them)."""
+        for _ in range(300):
+            if _settled((await handle.fetch_history()).events):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"claim {handle.id} never settled")
 
     async def view(self, handle: WorkflowHandle) -> ClaimView:
         return await handle.query(ClaimWorkflow.view)
@@ -122,6 +150,21 @@ class Claims:
         raise AssertionError(f"condition never held; claim is {view.state.value}, timeline: {view.timeline[-3:]}")
 
 
+def _settled(events) -> bool:
+    kinds = [e.event_type for e in events]
+    if kinds[-1] in (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED):
+        return False
+    if kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        return False
+    scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
+    for e in events:
+        for field in ("activity_task_completed", "activity_task_failed", "activity_task_timed_out",
+                      "activity_task_canceled"):  # fmt: skip
+            if e.HasField(f"{field}_event_attributes"):
+                scheduled.discard(getattr(e, f"{field}_event_attributes").scheduled_event_id)
+    return not scheduled
+
+
 HISTORIES = Path(__file__).parent / "histories"
 
 
@@ -145,15 +188,16 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli(),
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        search_attributes=SEARCH_ATTRIBUTES,
     ) as env:
         yield env
 
 
 @contextlib.asynccontextmanager
-async def claims_on(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Claims]:
+async def claims_on(env: WorkflowEnvironment, tmp_path: Path, engine: Engine | None = None) -> AsyncIterator[Claims]:
     task_queue = f"claims-{uuid.uuid4().hex[:8]}"
     outbox = tmp_path / "outbox.jsonl"
-    async with build_worker(env.client, outbox, task_queue=task_queue):
+    async with build_worker(env.client, outbox, task_queue=task_queue, engine=engine):
         claims = Claims(env=env, task_queue=task_queue, outbox=outbox)
         yield claims
         await claims.terminate_open_claims()
@@ -171,3 +215,22 @@ async def live_claims(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIter
     """Claims on the real dev server (real time: no timers are waited for)."""
     async with claims_on(dev_env, tmp_path) as claims:
         yield claims
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One private PostgreSQL server for the whole session (see tests/postgres.py): its URL."""
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database, once per backend: a SQLite file, or a fresh
+    database on the session's PostgreSQL server (dropped after the test). The server only
+    starts when a postgresql test runs."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/claims.db"
+    else:
+        with fresh_database(request.getfixturevalue("postgres_url")) as url:
+            yield url

@@ -142,7 +142,7 @@ async def history_length(handle) -> int:
 async def test_wrong_state_action_is_refused_and_writes_no_history(live_claims, changkong):
     claims = live_claims
     h = await claims.open(changkong)
-    await claims.view(h)
+    await claims.settle(h)
     before = await history_length(h)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await claims.do(h, ApproveQuote(by="amy"))
@@ -164,6 +164,7 @@ async def test_bad_input_is_refused_and_writes_no_history(live_claims, changkong
     await claims.do(h, ApproveQuote(by="amy"))
     await claims.do(h, CompleteRepair(by="tom", work_done="x"))
     await claims.do(h, RecordQualityCheck(by="qa", passed=True))
+    await claims.settle(h)
     before = await history_length(h)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await claims.do(h, RecordPayment(by="amy", amount=Decimal("100.00"), reference="short"))

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
+    from activities.read_model import ReadModelActivities
     from models import rules
     from models.actions import (
         AcknowledgeEscalation,
@@ -51,11 +52,16 @@ with workflow.unsafe.imports_passed_through():
         Payment,
         Quote,
         TimelineEntry,
+        escalation_notification_key,
+        escalation_subject,
+        snapshot_of,
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
     from models.enums import TERMINAL_STATES, ClaimState, DeadlineKind, Fault, Remedy
+    from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_POLICY, CLAIM_STATE
 
 S = ClaimState
+READ_MODEL_PATCH = "read-model-projection"  # claims opened before it never projected
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
 
@@ -89,6 +95,7 @@ class ClaimWorkflow:
         self._timeline: list[TimelineEntry] = []
         self._outbox: list[Notification] = []
         self._changes = 0  # bumped by every handler, so the main loop wakes up
+        self._projected = 0  # timeline entries already written to the read model
         # Opened here, not in run(): an update may arrive in the very first workflow task.
         self._intake_problems = rules.intake_problems(self._policy, self._intake)
         if not self._intake_problems:
@@ -103,6 +110,7 @@ class ClaimWorkflow:
         while True:
             self._fire_due_events()
             await self._send_notifications()
+            await self._project()
             if self._finished():
                 break
             await self._wait_for_change_or_next_event()
@@ -121,6 +129,7 @@ class ClaimWorkflow:
             kind=self._intake.kind,
             state=self._state,
             remedy=self._remedy,
+            product=self._intake.product,
             channel=self._channel,
             timezone=self._policy.timezone,
             service_hours=self._policy.service_hours,
@@ -573,22 +582,15 @@ class ClaimWorkflow:
         deadline.steps_fired = index + 1
         if step.offset_hours >= 0 and deadline.escalated_at is None:
             deadline.escalated_at = now
-        self._escalations.append(
-            Escalation(
-                deadline=deadline.kind,
-                cycle=deadline.cycle,
-                step=index,
-                level=step.level,
-                notify=step.notify.value,
-                at=now,
-            )
+        escalation = Escalation(
+            deadline=deadline.kind, cycle=deadline.cycle, step=index, level=step.level, notify=step.notify.value, at=now
         )
-        when = "passed" if now >= deadline.due_at else "due"
-        subject = f"[{step.level.value}] claim {self._number}: {deadline.kind.value} deadline {when}"
+        self._escalations.append(escalation)
+        subject = escalation_subject(self._number, escalation, deadline.due_at)
         self._log("escalation", f"{subject}; {step.notify.value} notified")
         self._outbox.append(
             Notification(
-                key=f"{self._number}/{deadline.kind.value}#{deadline.cycle}/{index}",
+                key=escalation_notification_key(self._number, escalation),
                 claim_number=self._number,
                 role=step.notify.value,
                 level=step.level,
@@ -607,6 +609,29 @@ class ClaimWorkflow:
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=NOTIFY_RETRY,
             )
+
+    async def _project(self) -> None:
+        """Keep the search attributes and the SQL read model up to date with the claim,
+        until they have caught up (an action may land while the activity runs).
+
+        Claims started before the read model existed (no patch marker) skip this.
+        """
+        while self._projected < len(self._timeline) and workflow.patched(READ_MODEL_PATCH):
+            snapshot = snapshot_of(self.view(), self._projected)
+            workflow.upsert_search_attributes(
+                [
+                    CLAIM_STATE.value_set(snapshot.state.value),
+                    CLAIM_POLICY.value_set(snapshot.policy),
+                    CLAIM_OVERDUE.value_set(snapshot.overdue),
+                ]
+            )
+            await workflow.execute_activity_method(
+                ReadModelActivities.project_claim,
+                snapshot,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=NOTIFY_RETRY,
+            )
+            self._projected = snapshot.version
 
     async def _wait_for_change_or_next_event(self) -> None:
         seen = self._changes

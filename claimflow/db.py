@@ -1,0 +1,45 @@
+"""The read model's database: an engine from DATABASE_URL, and its schema migrations.
+
+SQLite under the data directory by default; PostgreSQL (psycopg 3) when DATABASE_URL
+says so, e.g. postgresql+psycopg://claims:secret@db.internal/claims.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnusable(Exception):
+    """DATABASE_URL is malformed or the database cannot be reached; the message says which."""
+
+
+def engine_for(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUnusable(f"DATABASE_URL {url!r} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Create the read-model tables, or bring them to the newest schema (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except Exception as err:  # any driver's connection error: one clear line
+        if "connect" in str(err).lower() or "unable to open" in str(err).lower():
+            raise DatabaseUnusable(f"cannot reach the read-model database {engine.url!r}: {err}") from None
+        raise
