@@ -169,7 +169,7 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 @pytest.fixture
-def record_history(claims: "Claims") -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
+def record_history() -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
     """`await record_history(handle, name)` writes the claim's history to tests/histories/
     when RECORD_HISTORIES=1, so the replay test keeps replaying it against future code."""
 

@@ -53,7 +53,7 @@ async def projected(claims, engine, handle):
     raise AssertionError(f"claim {handle.id} was never projected: {current}")
 
 
-async def test_projection_follows_each_step(read_claims, engine, changkong):
+async def test_projection_follows_each_step(read_claims, engine, changkong, record_history):
     claims = read_claims
     h = await claims.open(changkong, bought_days_ago=200)
     r = await projected(claims, engine, h)
@@ -79,6 +79,7 @@ async def test_projection_follows_each_step(read_claims, engine, changkong):
     with Session(engine) as session:
         events = session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_number == h.id).order_by(ClaimEventRow.seq)).all()
     assert [(e.kind, e.summary, e.by) for e in events] == [(e.kind, e.summary, e.by) for e in view.timeline]
+    await record_history(h, "read_model_projection")
 
 
 async def test_overdue_and_escalations_are_projected(read_claims, engine, changkong):

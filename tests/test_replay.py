@@ -32,6 +32,8 @@ RECORDED_PATHS = {
     "konjump_on_site_paid",
     "shanghai_free_repair",
     "model_figures_on_site_free",
+    # with the read-model projection and search attributes (patch "read-model-projection")
+    "read_model_projection",
 }
 
 
