@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Temporal dev server (persistent, in the data directory) + worker. Ctrl-C stops both.
+# The whole stack (`claims up`): Temporal dev server (persistent, in the data directory)
+# with its Web UI, and a worker. Ctrl-C stops everything.
 run: install
-	$(BIN)/claims dev
+	$(BIN)/claims up
 
 test: install
 	$(BIN)/python -m pytest

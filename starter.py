@@ -5,12 +5,18 @@ talks to Temporal, and prints. Every failure is one clear message and exit code 
 """
 
 import asyncio
+import contextlib
+import ctypes
 import json
+import logging
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -22,10 +28,20 @@ from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
 from claimflow.console import cli_errors, out
+from claimflow.demo import open_demo_claims, print_report
 from claimflow.policy_cli import policy_app
+from claimflow.read_cli import list_command, reindex_command
 from claimflow.policy_files import load_policy
-from claimflow.settings import Settings, load_settings
-from claimflow.temporal import TemporalUnreachable, connect
+from claimflow.settings import TASK_QUEUE, Settings, load_settings
+from claimflow.temporal import (
+    ConfigError,
+    SearchAttributeStatus,
+    TemporalUnreachable,
+    check_address,
+    connect,
+    register_search_attributes,
+    search_attribute_flags,
+)
 from models.actions import ACTIONS
 from models.calendar import local_today
 from models.claim import ClaimIntake, ClaimView
@@ -34,6 +50,8 @@ from models.enums import ClaimKind
 T = TypeVar("T")
 app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.command("list")(list_command)
+app.command("reindex")(reindex_command)
 
 
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -221,23 +239,67 @@ def print_view(view: ClaimView, now: datetime) -> None:
     out.print(table)
 
 
+@app.command()
+@cli_errors
+def demo(
+    count: Annotated[int, typer.Option(help="How many claims to open.")] = 50,
+    seed: Annotated[int, typer.Option(help="Same seed, same claims: a second run skips them.")] = 0,
+    prefix: Annotated[str, typer.Option(help="Claim numbers are PREFIX-<policy>-<n>.")] = "DEMO",
+) -> None:
+    """Open a realistic mix of claims under every policy, in a spread of states (a worker must run)."""
+    policy_dir = load_settings().policy_dir
+
+    async def open_them(client: Client):
+        return await open_demo_claims(client, count, policy_dir=policy_dir, seed=seed, prefix=prefix)
+
+    print_report(run(open_them), out)
+
+
 # --- running the stack -----------------------------------------------------------------
 
 
 @app.command()
+@cli_errors
 def worker() -> None:
-    """Run a worker against TEMPORAL_ADDRESS (several may share the task queue)."""
+    """Run a worker against TEMPORAL_ADDRESS (several may share the task queue `claims`). Ctrl-C stops it."""
     from worker import run_worker
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_until_signalled(run_worker))
 
 
-async def _until_signalled(runner: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+@app.command()
+@cli_errors
+def setup() -> None:
+    """Register claimflow's search attributes on a cluster (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+
+    Safe to run again: attributes already registered are left as they are. (`claims up`
+    does this by itself on its dev server.)
+    """
+    settings = load_settings()
+
+    async def register(client: Client) -> list[SearchAttributeStatus]:
+        return await register_search_attributes(client, settings.temporal_namespace)
+
+    statuses = run(register)
+    out.print(f"Temporal at {settings.temporal_address}, namespace {settings.temporal_namespace}:", highlight=False)
+    for status in statuses:
+        done = "registered" if status.added else "already registered"
+        out.print(f"  search attribute {status.name} ({status.type}): {done}", highlight=False)
+    out.print(f"ready: start workers with `claims worker`; they poll task queue '{TASK_QUEUE}'.", highlight=False)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM; call inside the running event loop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await runner(stop)
+    return stop
+
+
+async def _until_signalled(runner: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    await runner(_stop_on_signals())
 
 
 def _dev_server_command(settings: Settings, ui_port: int) -> list[str]:
@@ -249,59 +311,147 @@ def _dev_server_command(settings: Settings, ui_port: int) -> list[str]:
         "--db-filename",
         str(settings.temporal_db),
         "--ip",
-        "127.0.0.1" if host in ("localhost", "127.0.0.1", "") else host,
+        _bind_ip(host),
         "--port",
         port,
         "--ui-port",
         str(ui_port),
         "--namespace",
         settings.temporal_namespace,
+        *search_attribute_flags(),  # registered when the database is new; see _serve for older ones
         "--log-level",
         "warn",
     ]
 
 
-async def _wait_for_server(settings: Settings, server: subprocess.Popen, timeout: float = 60) -> None:
+def _bind_ip(host: str) -> str:
+    return "127.0.0.1" if host in ("localhost", "127.0.0.1", "") else host
+
+
+def _check_local(settings: Settings, ui_port: int) -> None:
+    """`claims up` runs its own dev server: refuse settings meant for a cluster, and busy ports."""
+    if settings.is_cluster:
+        raise ConfigError(
+            "`claims up` runs a local Temporal dev server, which speaks neither TLS nor API keys; "
+            "unset TEMPORAL_TLS*/TEMPORAL_API_KEY, or run `claims worker` against your cluster"
+        )
+    check_address(settings.temporal_address)
+    host, _, port = settings.temporal_address.rpartition(":")
+    for what, number in (("Temporal", int(port)), ("the Web UI", ui_port)):
+        with socket.socket() as probe:
+            if probe.connect_ex((_bind_ip(host), number)) == 0:
+                raise ClaimError(
+                    f"port {number} for {what} is already in use (another `claims up`?); stop it, "
+                    "or pick other ports with TEMPORAL_ADDRESS / --ui-port"
+                )
+
+
+async def _wait_for_server(
+    settings: Settings, server: subprocess.Popen, stop: asyncio.Event, timeout: float = 60
+) -> Client | None:
+    """A client of the dev server once it answers; None when stopped (Ctrl-C) before that."""
     deadline = time.monotonic() + timeout
-    while True:
+    while not stop.is_set():
         if server.poll() is not None:
             raise ClaimError(f"the Temporal dev server exited with code {server.returncode}; see its log")
         try:
-            await connect(settings)
-            return
+            return await connect(settings)
         except TemporalUnreachable:
             if time.monotonic() > deadline:
                 raise ClaimError(f"the Temporal dev server did not answer on {settings.temporal_address}")
-            await asyncio.sleep(0.5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    return None
 
 
-@app.command()
-@cli_errors
-def dev(ui_port: Annotated[int, typer.Option(help="Port of the Temporal Web UI.")] = 8233) -> None:
-    """Run the Temporal dev server (persistent, under the data directory) and a worker.
+async def _watch_server(server: subprocess.Popen, log_path: Path, stop: asyncio.Event) -> None:
+    """Stop the stack, with a clear error, if the dev server dies under it."""
+    while not stop.is_set():
+        if server.poll() is not None:
+            stop.set()
+            raise ClaimError(f"the Temporal dev server exited with code {server.returncode}; see {log_path}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1)
 
-    Claims and their timers survive a restart. Ctrl-C stops both.
-    """
+
+async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log_path: Path) -> None:
     from worker import run_worker
 
+    stop = _stop_on_signals()
+    client = await _wait_for_server(settings, server, stop)
+    if client is None:
+        return
+    # A database made before claimflow had search attributes (or by an older `claims dev`)
+    # keeps its namespace, and start-dev registers --search-attribute only for a new one.
+    registered = await register_search_attributes(client, settings.temporal_namespace)
+    host = settings.temporal_address.rpartition(":")[0]
+    ui_host = "localhost" if _bind_ip(host) == "127.0.0.1" else host
+    rows = [
+        ("Temporal gRPC", f"{settings.temporal_address} (namespace {settings.temporal_namespace})"),
+        ("Temporal Web UI", f"http://{ui_host}:{ui_port}"),
+        # Agent web UI: its address goes here once it exists.
+        ("data directory", f"{settings.data_dir}"),
+        ("  Temporal database", f"{settings.temporal_db.name}, server log {log_path.name}"),
+        ("  outbox", settings.outbox.name),
+        ("read model", settings.database_url_for_display),
+        ("search attributes", ", ".join(f"{s.name} ({s.type})" for s in registered)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    out.print("\n".join(f"{label.ljust(width)}  {value}" for label, value in rows), highlight=False, markup=False)
+    out.print(f"worker running on task queue '{TASK_QUEUE}'. Ctrl-C stops everything.", highlight=False)
+
+    # The services of the stack, stopped together by Ctrl-C, or when any of them ends or fails.
+    # The dev server runs beside them as a child process (see up).
+    services = [run_worker(stop), _watch_server(server, log_path, stop)]
+    # --- hook: the agent web UI ------------------------------------------------------
+    # Not built yet. When it is: append its coroutine here, e.g.
+    #     services.append(serve_agent_ui(settings, stop))
+    # (it must return once `stop` is set), and add its address to `rows` above.
+    results = await asyncio.gather(*(_stops_all(service, stop) for service in services), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def _stops_all(service: Awaitable[None], stop: asyncio.Event) -> None:
+    try:
+        await service
+    finally:
+        stop.set()
+
+
+def _die_with_parent() -> None:
+    """In the dev server's process, before exec: on Linux, have it sent SIGTERM should `claims up`
+    die without stopping it (kill -9), so no server is left behind holding the port and database."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+@app.command("dev", hidden=True)  # the old name, kept so scripts keep working
+@app.command("up")
+@cli_errors
+def up(ui_port: Annotated[int, typer.Option(help="Port of the Temporal Web UI.")] = 8233) -> None:
+    """Run the whole stack: Temporal dev server with its Web UI, and a worker.
+
+    The dev server keeps its database in the data directory, so claims and their timers
+    survive a restart. Ctrl-C stops everything.
+    """
     settings = load_settings()
+    _check_local(settings, ui_port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "temporal-dev-server.log"
     with open(log_path, "ab") as log:
+        # Its own session, so a terminal's Ctrl-C reaches only us and we stop it in order.
         server = subprocess.Popen(
-            _dev_server_command(settings, ui_port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            _dev_server_command(settings, ui_port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     try:
-        asyncio.run(_wait_for_server(settings, server))
-        out.print(
-            f"Temporal dev server on {settings.temporal_address} (namespace {settings.temporal_namespace}), "
-            f"Web UI http://localhost:{ui_port}\n"
-            f"data: {settings.data_dir} (database {settings.temporal_db.name}, outbox {settings.outbox.name}, "
-            f"server log {log_path.name})\n"
-            "worker running on task queue 'claims'. Ctrl-C stops everything.",
-            highlight=False,
-        )
-        asyncio.run(_until_signalled(run_worker))
+        asyncio.run(_serve(settings, server, ui_port, log_path))
     finally:
         server.terminate()
         try:

@@ -50,7 +50,7 @@ def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE, eng
 async def run_worker(stop: asyncio.Event | None = None) -> None:
     settings = load_settings()
     client = await connect(settings)
-    worker = build_worker(client, settings.outbox)
+    worker = build_worker(client, settings.outbox, engine=engine_for(settings.database_url))
     logging.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_address)
     if stop is None:
         await worker.run()

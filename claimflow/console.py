@@ -12,6 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from claimflow.claims import ClaimError
+from claimflow.db import DatabaseUnusable
 from claimflow.settings import load_settings
 from claimflow.temporal import TemporalUnreachable
 from models.policy import PolicyError
@@ -41,7 +42,7 @@ def cli_errors(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except ValidationError as e:
             fail(explain(e))
-        except (ClaimError, PolicyError) as e:
+        except (ClaimError, PolicyError, DatabaseUnusable) as e:
             fail(str(e))
         except WorkflowUpdateFailedError as e:
             fail(str(e.cause.message if e.cause is not None and hasattr(e.cause, "message") else e))

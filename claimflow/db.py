@@ -40,6 +40,7 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except Exception as err:  # any driver's connection error: one clear line
-        if "connect" in str(err).lower() or "unable to open" in str(err).lower():
-            raise DatabaseUnusable(f"cannot reach the read-model database {engine.url!r}: {err}") from None
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        if "connect" in reason.lower() or "unable to open" in reason.lower():
+            raise DatabaseUnusable(f"cannot reach the read-model database {engine.url!r}: {reason}") from None
         raise

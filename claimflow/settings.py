@@ -1,11 +1,32 @@
-"""Configuration from the environment, in one place."""
+"""Configuration from the environment, in one place.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| TEMPORAL_ADDRESS | localhost:7233 | Temporal frontend, host:port |
+| TEMPORAL_NAMESPACE | default | Temporal namespace |
+| TEMPORAL_TLS | unset | true: TLS, system root CAs; false: no TLS even with an API key |
+| TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY | unset | client certificate and its key (PEM files), mTLS; both or neither |
+| TEMPORAL_TLS_CA | unset | CA (PEM file) the server's certificate is checked against, instead of the system's |
+| TEMPORAL_API_KEY | unset | API key (Temporal Cloud); implies TLS |
+| DATABASE_URL | sqlite:///{data_dir}/claims.db | SQLAlchemy URL of the read model |
+| CLAIMFLOW_DATA_DIR | $XDG_DATA_HOME/claimflow | dev server database, outbox, logs, default read model |
+| CLAIMFLOW_POLICY_DIR | policies/ of the repository | the policy files |
+
+Any of the TLS variables, or an API key, turns TLS on. An empty variable counts as unset.
+Reading never fails: what cannot be read is kept in `problems`, and `claimflow.temporal.connect`
+reports it as one line before it dials anything.
+"""
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TASK_QUEUE = "claims"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -14,6 +35,17 @@ class Settings:
     temporal_namespace: str
     data_dir: Path
     policy_dir: Path
+    database_url: str = ""  # empty: SQLite in the data directory (see __post_init__)
+    temporal_tls: bool | None = None  # TEMPORAL_TLS; None when unset
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: str | None = field(default=None, repr=False)
+    problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir}/claims.db")
 
     @property
     def outbox(self) -> Path:
@@ -23,12 +55,60 @@ class Settings:
     def temporal_db(self) -> Path:
         return self.data_dir / "temporal.db"
 
+    @property
+    def uses_tls(self) -> bool:
+        """TLS is on when TEMPORAL_TLS says so, else when a certificate, a CA or an API key is set."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return any((self.temporal_tls_cert, self.temporal_tls_key, self.temporal_tls_ca, self.temporal_api_key))
+
+    @property
+    def is_cluster(self) -> bool:
+        """Configured for a Temporal server someone else runs (TLS or an API key)?"""
+        return self.uses_tls or self.temporal_api_key is not None
+
+    @property
+    def database_url_for_display(self) -> str:
+        """DATABASE_URL without its password."""
+        return redact_password(self.database_url)
+
+
+def redact_password(url: str) -> str:
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _path(name: str) -> Path | None:
+    value = _env(name)
+    return Path(value).expanduser() if value else None
+
 
 def load_settings() -> Settings:
     data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    data_dir = Path(_env("CLAIMFLOW_DATA_DIR") or data_home / "claimflow").expanduser().absolute()
+    problems: list[str] = []
+    tls: bool | None = None
+    if (raw := _env("TEMPORAL_TLS")) is not None:
+        if raw.lower() in _TRUE:
+            tls = True
+        elif raw.lower() in _FALSE:
+            tls = False
+        else:
+            problems.append(f"TEMPORAL_TLS must be true or false, not {raw!r}")
     return Settings(
-        temporal_address=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-        temporal_namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
-        data_dir=Path(os.environ.get("CLAIMFLOW_DATA_DIR", data_home / "claimflow")).expanduser(),
-        policy_dir=Path(os.environ.get("CLAIMFLOW_POLICY_DIR", REPO_ROOT / "policies")).expanduser(),
+        temporal_address=_env("TEMPORAL_ADDRESS") or "localhost:7233",
+        temporal_namespace=_env("TEMPORAL_NAMESPACE") or "default",
+        data_dir=data_dir,
+        policy_dir=Path(_env("CLAIMFLOW_POLICY_DIR") or REPO_ROOT / "policies").expanduser(),
+        database_url=_env("DATABASE_URL") or "",
+        temporal_tls=tls,
+        temporal_tls_cert=_path("TEMPORAL_TLS_CERT"),
+        temporal_tls_key=_path("TEMPORAL_TLS_KEY"),
+        temporal_tls_ca=_path("TEMPORAL_TLS_CA"),
+        temporal_api_key=_env("TEMPORAL_API_KEY"),
+        problems=tuple(problems),
     )

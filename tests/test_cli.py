@@ -89,3 +89,36 @@ async def test_unreachable_server_is_one_clear_line(cli, monkeypatch):
     monkeypatch.setenv("TEMPORAL_ADDRESS", "bad::address")
     result = await cli("show", "ANY-1")
     assert result.exit_code == 1 and "is not a valid address" in result.output
+
+
+async def test_list_and_reindex(cli):
+    prefix = f"LST-{uuid.uuid4().hex[:6].upper()}"
+    for n in (1, 2):
+        assert (await cli(*open_args(f"{prefix}-{n}"))).exit_code == 0
+    assert (await cli("act", f"{prefix}-2", "receive-parcel", "--by", "amy")).exit_code == 0
+
+    async def listed(*filters: str) -> dict[str, str]:
+        for _ in range(100):  # the projection lands just after each action
+            result = await cli("list", "--json", *filters)
+            assert result.exit_code == 0, result.output
+            rows = {r["claim_number"]: r["state"] for r in json.loads(result.output) if r["claim_number"].startswith(prefix)}
+            if rows.get(f"{prefix}-2", "inspecting") == "inspecting" and len(rows) >= len(filters) and rows:
+                return rows
+            await asyncio.sleep(0.05)
+        return rows
+
+    assert await listed() == {f"{prefix}-1": "awaiting_parcel", f"{prefix}-2": "inspecting"}
+    assert await listed("--state", "inspecting") == {f"{prefix}-2": "inspecting"}
+    table = await cli("list", "--policy", "changkong")
+    assert f"{prefix}-1" in table.output and f"{prefix}-2" in table.output and "2 claims" in table.output
+
+    rebuilt = await cli("reindex", "--where", f'WorkflowId STARTS_WITH "{prefix}"')  # empties, then rebuilds
+    assert rebuilt.exit_code == 0 and "reindexed 2 claims" in rebuilt.output
+    assert await listed() == {f"{prefix}-1": "awaiting_parcel", f"{prefix}-2": "inspecting"}
+
+
+async def test_a_bad_database_url_is_one_clear_line(cli, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://claims:secret@127.0.0.1:1/claims")
+    result = await cli("list")
+    assert result.exit_code == 1 and "cannot reach the read-model database" in result.output
+    assert "secret" not in result.output and "Traceback" not in result.output
