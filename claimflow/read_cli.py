@@ -49,7 +49,7 @@ def list_command(
         return
     now = datetime.now(timezone.utc)
     table = Table("claim", "policy", "state", "next deadline", "left", "overdue", "escalation", "last by",
-                  caption=f"{len(rows)} claims")  # fmt: skip
+                  caption=f"{len(rows)} claim{'' if len(rows) == 1 else 's'}")  # fmt: skip
     table.columns[0].no_wrap = True
     for row in rows:
         table.add_row(

@@ -156,9 +156,7 @@ def _view(policy):
     )  # fmt: skip
 
 
-async def test_reindex_rebuilds_the_same_rows_from_temporal(dev_env, tmp_path, changkong):
-    engine = engine_for(f"sqlite:///{tmp_path / 'claims.db'}")
-    migrate(engine)
+async def test_reindex_rebuilds_the_same_rows_from_temporal(dev_env, tmp_path, changkong, engine):
     async with claims_on(dev_env, tmp_path, engine) as claims:
         handles = [await claims.open(changkong, bought_days_ago=200) for _ in range(3)]
         await claims.do(handles[0], ReceiveParcel(by="amy"))
