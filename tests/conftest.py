@@ -158,10 +158,10 @@ def _settled(events) -> bool:
         return False
     scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
     for e in events:
-        for field in ("activity_task_completed", "activity_task_failed", "activity_task_timed_out",
-                      "activity_task_canceled"):  # fmt: skip
-            if e.HasField(f"{field}_event_attributes"):
-                scheduled.discard(getattr(e, f"{field}_event_attributes").scheduled_event_id)
+        for outcome in ("activity_task_completed", "activity_task_failed", "activity_task_timed_out",
+                        "activity_task_canceled"):  # fmt: skip
+            if e.HasField(f"{outcome}_event_attributes"):
+                scheduled.discard(getattr(e, f"{outcome}_event_attributes").scheduled_event_id)
     return not scheduled
 
 

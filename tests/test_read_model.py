@@ -3,7 +3,6 @@ idempotent writes, list filters, and reindex from Temporal alone."""
 
 import asyncio
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, func, select

@@ -745,7 +745,7 @@ def test_a_changkong_return_needs_the_receipt_date():
         ("shanghai_equipment", "18:00", False),
     ],
 )  # fmt: skip
-def test_service_hours(name, local_time, is_open):
+def test_service_desk_is_open(name, local_time, is_open):
     policy = load_policy(POLICY_DIR, name)
     hour, minute = map(int, local_time.split(":"))
     moment = datetime(2026, 3, 11, hour, minute, tzinfo=ZoneInfo(policy.timezone))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import claimflow.temporal
 from claimflow.settings import REPO_ROOT, Settings, load_settings
-from claimflow.temporal import ConfigError, connect, tls_config
+from claimflow.temporal import connect, tls_config
 from starter import app
 
 VARIABLES = [
