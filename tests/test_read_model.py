@@ -184,3 +184,31 @@ async def test_reindex_rebuilds_the_same_rows_from_temporal(dev_env, tmp_path, c
         ]
         assert changed == []
         assert after == before
+
+
+def test_migrating_again_is_harmless_and_waits_for_another_migration(database_url):
+    """Every worker migrates at start: a second run changes nothing, and on PostgreSQL a
+    migration waits while another holds the migration lock (workers starting together)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from claimflow.db import MIGRATION_LOCK
+
+    engine = engine_for(database_url)
+    migrate(engine)
+    migrate(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as holder:
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            second = threading.Thread(target=migrate, args=(engine,))
+            second.start()
+            time.sleep(0.3)
+            assert second.is_alive()  # waiting for the lock
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            second.join(timeout=10)
+            assert not second.is_alive()
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ClaimRow)).one() == 0
+    engine.dispose()
