@@ -99,7 +99,7 @@ class ClaimWorkflow:
         # Opened here, not in run(): an update may arrive in the very first workflow task.
         self._intake_problems = rules.intake_problems(self._policy, self._intake)
         if not self._intake_problems:
-            self._open()
+            self._open_claim()
 
     @workflow.run
     async def run(self, claim: ClaimInput) -> ClaimView:
@@ -429,7 +429,7 @@ class ClaimWorkflow:
 
     # --- the claim's life ------------------------------------------------------------
 
-    def _open(self) -> None:
+    def _open_claim(self) -> None:
         intake, policy = self._intake, self._policy
         self._log("opened", f"{intake.kind.value} claim opened under policy {policy.name}", intake.opened_by)
         check = self._decide(rules.policy_check(policy, intake, self._reported_on))
