@@ -19,6 +19,10 @@ class ClaimError(Exception):
     """A request about a claim that cannot be carried out; the message says why."""
 
 
+class ClaimExists(ClaimError):
+    """A claim with this number (workflow id) was opened before."""
+
+
 def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     """Check the intake against the policy (and `today`: no dates in the future) and
     snapshot what the workflow needs."""
@@ -53,7 +57,7 @@ async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_Q
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
-        raise ClaimError(f"claim {claim.intake.claim_number} already exists") from None
+        raise ClaimExists(f"claim {claim.intake.claim_number} already exists") from None
 
 
 async def act(client: Client, claim_number: str, action: AgentAction) -> ActionResult:

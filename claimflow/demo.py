@@ -34,7 +34,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from claimflow.claims import ClaimError, act, claim_input, open_claim, view
+from claimflow.claims import ClaimError, ClaimExists, act, claim_input, open_claim, view
 from claimflow.policy_files import load_policy, policy_names
 from claimflow.settings import TASK_QUEUE
 from models import rules
@@ -666,9 +666,7 @@ def plan_claims(policies: list[Policy], count: int, *, seed: int, prefix: str) -
 async def _open_and_drive(client: Client, claim: DemoClaim, policy: Policy, task_queue: str) -> None:
     try:
         await open_claim(client, claim_input(claim.intake, policy, local_today(policy.timezone)), task_queue)
-    except ClaimError as err:
-        if "already exists" not in str(err):
-            raise
+    except ClaimExists:
         claim.skipped = True
         return
     state = None

@@ -316,13 +316,19 @@ def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
     """The fees decision: which items are charged for the channel, and the clauses why."""
     spec = policy.channel(channel)
     items = fees_due(policy, channel, covered)
+    if items:
+        clause_ids = spec.fees_clause_ids  # the schema requires them wherever fees are listed
+    elif spec is not None:
+        clause_ids = spec.clause_ids
+    else:
+        clause_ids = policy.fee_clause_ids or policy.warranty.paid_repair_clause_ids
     return Decision(
         what="fees",
         outcome=", ".join(items) if items else "none",
         reason=("charged because the service is not covered: " + ", ".join(items))
         if items
         else "nothing charged for the visit",
-        clause_ids=(spec.fees_clause_ids if items and spec else []) or (spec.clause_ids if spec else policy.fee_clause_ids or policy.warranty.paid_repair_clause_ids),
+        clause_ids=clause_ids,
         inputs={"channel": channel, "covered": covered},
     )
 

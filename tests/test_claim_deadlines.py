@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from claimflow.claims import ClaimError, claim_input, open_claim
+from claimflow.claims import ClaimError, ClaimExists, claim_input, open_claim
 from models.actions import (
     AcknowledgeEscalation,
     ApproveQuote,
@@ -178,7 +178,7 @@ async def test_duplicate_claim_number_is_refused(live_claims, changkong):
     today = await claims.today(changkong)
     claim = claim_input(intake(changkong, today), changkong, today)
     claims.opened.append(await open_claim(claims.client, claim, claims.task_queue))
-    with pytest.raises(ClaimError, match=f"claim {claim.intake.claim_number} already exists"):
+    with pytest.raises(ClaimExists, match=f"claim {claim.intake.claim_number} already exists"):
         await open_claim(claims.client, claim, claims.task_queue)
 
 

@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
 
 S = ClaimState
 READ_MODEL_PATCH = "read-model-projection"  # claims opened before it never projected
-NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn
@@ -607,7 +607,7 @@ class ClaimWorkflow:
                 NotifyActivities.notify,
                 self._outbox.pop(0),
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=ACTIVITY_RETRY,
             )
 
     async def _project(self) -> None:
@@ -629,7 +629,7 @@ class ClaimWorkflow:
                 ReadModelActivities.project_claim,
                 snapshot,
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=ACTIVITY_RETRY,
             )
             self._projected = snapshot.version
 
