@@ -21,8 +21,9 @@ from claimflow.db import engine_for, migrate
 from claimflow.settings import TASK_QUEUE, load_settings
 from claimflow.temporal import TemporalUnreachable, connect
 from workflows.claim import ClaimWorkflow
+from workflows.claim_v1 import ClaimWorkflowV1
 
-WORKFLOWS = [ClaimWorkflow]
+WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1]  # the frozen first engine replays older claims
 # Pure, deterministic libraries the workflow code uses: share them instead of re-importing.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "holidays", "pydantic")

@@ -12,6 +12,7 @@ from claimflow.projection import apply_snapshot, record_notification
 from models.claim import ClaimView, Notification, escalation_notification_key, escalation_subject, snapshot_of
 from models.read_model import ClaimEventRow, ClaimRow, EscalationRow, NotificationRow
 from workflows.claim import ClaimWorkflow
+from workflows.names import claim_types_query
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ async def reindex(
     those matching the visibility query `where`), query its view, write its rows. Queries
     need a worker running; a claim that does not answer in time is reported, not waited for."""
     report = ReindexReport(unreadable=[])
-    listing = 'WorkflowType = "ClaimWorkflow"' + (f" AND ({where})" if where else "")
+    listing = claim_types_query() + (f" AND ({where})" if where else "")
     async for execution in client.list_workflows(listing):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         try:

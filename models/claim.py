@@ -217,6 +217,7 @@ class ClaimSnapshot(Model):
     entries from `events_from` on. `version` (the timeline's length) orders snapshots."""
 
     claim_number: str
+    run_id: str | None = None  # the claim workflow's first run: keys its read-model rows (None: first engine)
     policy: str
     kind: ClaimKind
     state: ClaimState

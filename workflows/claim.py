@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
     from models.enums import TERMINAL_STATES, ClaimState, DeadlineKind, Fault, Remedy
+    from workflows.names import CLAIM
     from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_POLICY, CLAIM_STATE
 
 S = ClaimState
@@ -65,7 +66,7 @@ READ_MODEL_PATCH = "read-model-projection"  # claims opened before it never proj
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
 
-@workflow.defn
+@workflow.defn(name=CLAIM)
 class ClaimWorkflow:
     @workflow.init
     def __init__(self, claim: ClaimInput) -> None:
