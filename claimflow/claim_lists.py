@@ -35,7 +35,8 @@ def list_claims(engine: Engine, where: ClaimFilter = ClaimFilter(), limit: int =
     if where.escalated is not None:
         escalated = ClaimRow.escalation_level.is_not(None)
         query = query.where(escalated if where.escalated else ClaimRow.escalation_level.is_(None))
-    query = query.order_by(ClaimRow.next_deadline_at.is_(None), ClaimRow.next_deadline_at, ClaimRow.claim_number)
+    query = query.order_by(ClaimRow.next_deadline_at.is_(None), ClaimRow.next_deadline_at, ClaimRow.claim_number,
+                           ClaimRow.opened_at)
     with Session(engine) as session:
         return list(session.exec(query.limit(limit)))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -28,12 +28,29 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        _begin_immediate(engine)
+        return engine
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> None:
-    """Create the read-model tables, or bring them to the newest schema (idempotent)."""
+def _begin_immediate(engine: Engine) -> None:
+    """SQLite: every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so
+    one that reads before it writes waits for another writer instead of failing with
+    "database is locked" when both try to upgrade their locks."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, begins transactions
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create the read-model tables, or bring them to the newest schema (idempotent).
+    (`revision`: an older one, for tests of the migrations.)"""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
@@ -41,7 +58,7 @@ def migrate(engine: Engine) -> None:
             if connection.dialect.name == "postgresql":  # workers starting together migrate one by one
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     except Exception as err:  # any driver's connection error: one clear line
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         if "connect" in reason.lower() or "unable to open" in reason.lower():

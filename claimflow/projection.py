@@ -1,61 +1,127 @@
 """Writing the read model: one function per kind of write, each idempotent.
 
-`apply_snapshot` upserts a claim's row and the timeline entries and escalations it
-carries; the row's `version` is the position marker, written in the same transaction.
-An older or repeated snapshot changes nothing, so a retried activity leaves one row.
+`apply_snapshot` writes a claim's row with a compare-and-set on its `version` (the
+position marker): `UPDATE … WHERE claim_key = … AND version < new`, else an insert that
+does nothing when another writer inserted first, else the update again. Two writers of
+different versions, in any order and at the same time, leave the newer one; an older or
+repeated snapshot changes nothing. Timeline entries and escalations are immutable once
+written, so they are inserted in bulk and existing keys are skipped
+(`INSERT … ON CONFLICT DO NOTHING`, SQLite and PostgreSQL alike).
+
+Rows are keyed by `claim_key` (see models/read_model.py): the snapshot's run id; for a
+claim of the first engine (no run id) the key of the row already holding that claim
+(same number, same opening time), else the claim number.
 """
 
+from datetime import datetime, timezone
+
+from sqlalchemy import Table, and_, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from models.claim import ClaimSnapshot, Notification
 from models.read_model import ClaimEventRow, ClaimRow, EscalationRow, NotificationRow
 
 ROW_FIELDS = [
-    "policy", "kind", "state", "channel", "remedy", "product_model", "serial_number", "opened_at",
-    "updated_at", "next_deadline_at", "next_deadline_kind", "overdue", "escalation_level",
-    "assignee", "last_action", "version",
+    "claim_number", "policy", "kind", "state", "channel", "remedy", "product_model", "serial_number", "opened_at",
+    "updated_at", "next_deadline_at", "next_deadline_kind", "overdue", "escalation_level", "assignee", "last_action",
+    "version",
 ]  # fmt: skip
+
+CLAIMS: Table = ClaimRow.__table__
+EVENTS: Table = ClaimEventRow.__table__
+ESCALATIONS: Table = EscalationRow.__table__
+NOTIFICATIONS: Table = NotificationRow.__table__
+
+
+def insert_ignoring_existing(session: Session, table: Table):
+    """An INSERT that skips rows whose primary key is already there, in this database's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"the read model supports SQLite and PostgreSQL, not {dialect}")
+
+
+def claim_key(session: Session, snapshot: ClaimSnapshot) -> str:
+    """The key of the claim's rows (see the module doc). With a run id, a row of the same
+    claim keyed by its number (written before keys existed, or by the first engine) is
+    re-keyed to the run id, with its timeline and escalations."""
+    number, opened = snapshot.claim_number, snapshot.opened_at
+    if snapshot.run_id is None:
+        found = session.execute(
+            select(CLAIMS.c.claim_key)
+            .where(CLAIMS.c.claim_number == number, CLAIMS.c.opened_at == opened)
+            .order_by(CLAIMS.c.claim_key)
+            .limit(1)
+        ).scalar_one_or_none()
+        return found or number
+    key = snapshot.run_id
+    if key != number:
+        other = CLAIMS.alias("other")
+        adopted = session.execute(
+            update(CLAIMS)
+            .where(CLAIMS.c.claim_key == number, CLAIMS.c.claim_number == number, CLAIMS.c.opened_at == opened)
+            .where(~exists().where(other.c.claim_key == key))
+            .values(claim_key=key)
+        )
+        if adopted.rowcount:  # PostgreSQL cascades; SQLite does not enforce foreign keys
+            for table in (EVENTS, ESCALATIONS):
+                session.execute(
+                    update(table).where(table.c.claim_key == number, table.c.claim_number == number).values(claim_key=key)
+                )
+    return key
 
 
 def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
     """Project `snapshot`; False when the row already holds this version or a newer one."""
-    row = session.get(ClaimRow, snapshot.claim_number)
-    if row is not None and row.version >= snapshot.version:
-        return False
+    key = claim_key(session, snapshot)
     values = snapshot.model_dump(include=set(ROW_FIELDS), mode="json")
     values |= {"opened_at": snapshot.opened_at, "updated_at": snapshot.updated_at,
                "next_deadline_at": snapshot.next_deadline_at}  # fmt: skip
-    if row is None:
-        session.add(ClaimRow(claim_number=snapshot.claim_number, **values))
-        session.flush()
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-    for seq, entry in enumerate(snapshot.events, start=snapshot.events_from):
-        session.merge(
-            ClaimEventRow(
-                claim_number=snapshot.claim_number, seq=seq, at=entry.at, kind=entry.kind,
-                summary=entry.summary, by=entry.by,
-            )  # fmt: skip
-        )
-    for escalation in snapshot.escalations:
-        session.merge(
-            EscalationRow(
-                claim_number=snapshot.claim_number, deadline=escalation.deadline.value, cycle=escalation.cycle,
-                step=escalation.step, level=escalation.level.value, notify=escalation.notify, at=escalation.at,
-            )  # fmt: skip
-        )
+    newer = update(CLAIMS).where(and_(CLAIMS.c.claim_key == key, CLAIMS.c.version < snapshot.version)).values(**values)
+    if session.execute(newer).rowcount != 1:
+        insert = insert_ignoring_existing(session, CLAIMS).values(claim_key=key, **values)
+        inserted = session.execute(insert.returning(CLAIMS.c.claim_key)).first() is not None
+        if not inserted and session.execute(newer).rowcount != 1:  # a row was there, or just came
+            return False
+    number = snapshot.claim_number
+    events = [
+        {"claim_key": key, "seq": seq, "claim_number": number, "at": e.at, "kind": e.kind, "summary": e.summary,
+         "by": e.by}  # fmt: skip
+        for seq, e in enumerate(snapshot.events, start=snapshot.events_from)
+    ]
+    if events:
+        session.execute(insert_ignoring_existing(session, EVENTS), events)
+    escalations = [
+        {"claim_key": key, "deadline": e.deadline.value, "cycle": e.cycle, "step": e.step, "claim_number": number,
+         "level": e.level.value, "notify": e.notify, "at": e.at}  # fmt: skip
+        for e in snapshot.escalations
+    ]
+    if escalations:
+        session.execute(insert_ignoring_existing(session, ESCALATIONS), escalations)
     return True
 
 
 def record_notification(session: Session, notification: Notification) -> bool:
-    """Store a sent notification once per key; False when it is already there."""
-    if session.get(NotificationRow, notification.key) is not None:
-        return False
-    session.add(
-        NotificationRow(
-            key=notification.key, claim_number=notification.claim_number, role=notification.role,
-            level=notification.level.value, subject=notification.subject, at=notification.at,
-        )  # fmt: skip
+    """Store a notification once per key (not yet delivered); False when it is already there."""
+    insert = insert_ignoring_existing(session, NOTIFICATIONS).values(
+        key=notification.key, claim_number=notification.claim_number, role=notification.role,
+        level=notification.level.value, subject=notification.subject, at=notification.at,
+    )  # fmt: skip
+    return session.execute(insert.returning(NOTIFICATIONS.c.key)).first() is not None
+
+
+def claim_delivered(session: Session, key: str) -> datetime | None:
+    """When the notification `key` went to the outbox (None: not yet). Locks its row on
+    PostgreSQL until the transaction ends, so a second deliverer waits and then sees it set."""
+    return session.execute(
+        select(NOTIFICATIONS.c.delivered_at).where(NOTIFICATIONS.c.key == key).with_for_update()
+    ).scalar_one()
+
+
+def mark_delivered(session: Session, key: str, at: datetime | None = None) -> None:
+    session.execute(
+        update(NOTIFICATIONS).where(NOTIFICATIONS.c.key == key).values(delivered_at=at or datetime.now(timezone.utc))
     )
-    return True

@@ -4,11 +4,18 @@ Workflows are the source of truth. These rows are written only by activities (an
 `claims reindex`, which rebuilds them from Temporal), always through
 `claimflow.projection`, keyed so that writing the same snapshot twice leaves one row.
 Never imported by workflow code.
+
+A claim's rows are keyed by `claim_key`: the first run id of its workflow (for a claim of
+the first engine, which does not know it, the run id reindex saw, else the claim number).
+A claim number reused after its old workflow was deleted gets rows of its own.
 """
 
 from datetime import datetime
 
+from sqlalchemy import Column, ForeignKey, String, Text
 from sqlmodel import Field, SQLModel
+
+CLAIM_KEY_FK = "claims.claim_key"
 
 
 class ClaimRow(SQLModel, table=True):
@@ -16,7 +23,8 @@ class ClaimRow(SQLModel, table=True):
 
     __tablename__ = "claims"
 
-    claim_number: str = Field(primary_key=True)
+    claim_key: str = Field(primary_key=True)  # first run id of the claim's workflow (see the module doc)
+    claim_number: str = Field(index=True)
     policy: str = Field(index=True)
     kind: str
     state: str = Field(index=True)
@@ -40,8 +48,11 @@ class ClaimEventRow(SQLModel, table=True):
 
     __tablename__ = "claim_events"
 
-    claim_number: str = Field(primary_key=True, foreign_key="claims.claim_number")
+    claim_key: str = Field(
+        sa_column=Column(String, ForeignKey(CLAIM_KEY_FK, onupdate="CASCADE"), primary_key=True)
+    )
     seq: int = Field(primary_key=True)
+    claim_number: str = Field(index=True)
     at: datetime
     kind: str
     summary: str
@@ -53,17 +64,21 @@ class EscalationRow(SQLModel, table=True):
 
     __tablename__ = "escalations"
 
-    claim_number: str = Field(primary_key=True, foreign_key="claims.claim_number")
+    claim_key: str = Field(
+        sa_column=Column(String, ForeignKey(CLAIM_KEY_FK, onupdate="CASCADE"), primary_key=True)
+    )
     deadline: str = Field(primary_key=True)
     cycle: int = Field(primary_key=True)
     step: int = Field(primary_key=True)
+    claim_number: str = Field(index=True)
     level: str = Field(index=True)
     notify: str
     at: datetime
 
 
 class NotificationRow(SQLModel, table=True):
-    """Each notification sent, once per key (written by the notify activity)."""
+    """Each notification, once per key (written by the notify activity). `delivered_at`
+    is set once its line is in the outbox: a retry finds it set and sends nothing."""
 
     __tablename__ = "notifications"
 
@@ -73,3 +88,32 @@ class NotificationRow(SQLModel, table=True):
     level: str
     subject: str
     at: datetime
+    delivered_at: datetime | None = None
+
+
+class ClaimArchiveRow(SQLModel, table=True):
+    """A closed claim workflow's full history and final view, kept after Temporal's
+    retention deletes it; `history_sha256` is the sha256 of `history_json` (UTF-8)."""
+
+    __tablename__ = "claim_archive"
+
+    workflow_id: str = Field(primary_key=True)
+    run_id: str = Field(primary_key=True)
+    first_run_id: str | None = None  # the claim's first run (keys its read-model rows)
+    claim_number: str = Field(index=True)
+    workflow_type: str
+    close_status: str  # completed, failed, canceled, terminated, timed_out, continued_as_new
+    close_time: datetime = Field(index=True)
+    history_sha256: str
+    history_json: str = Field(sa_column=Column(Text, nullable=False))
+    final_view_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    archived_at: datetime
+
+
+class ArchiveProgressRow(SQLModel, table=True):
+    """How far archiving passes have looked: closed claims before `listed_until` are all archived."""
+
+    __tablename__ = "archive_progress"
+
+    id: int = Field(default=1, primary_key=True)
+    listed_until: datetime

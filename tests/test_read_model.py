@@ -31,9 +31,12 @@ async def read_claims(env, tmp_path, engine):
         yield claims
 
 
-def row(engine, number: str) -> ClaimRow:
+def row(engine, number: str) -> ClaimRow | None:
+    """The claim's row (the only one with this number)."""
     with Session(engine) as session:
-        return session.get(ClaimRow, number)
+        rows = session.exec(select(ClaimRow).where(ClaimRow.claim_number == number)).all()
+    assert len(rows) <= 1, rows
+    return rows[0] if rows else None
 
 
 def count(engine, table, number: str) -> int:
