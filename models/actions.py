@@ -116,6 +116,20 @@ class CancelClaim(AgentAction):
     reason: Text
 
 
+class ReopenClaim(AgentAction):
+    """A supervisor reopens an expired claim (a late parcel): a new shipping deadline runs."""
+
+    reason: Text
+
+
+class ExtendDeadline(AgentAction):
+    """A supervisor moves an open deadline's due moment later by whole natural days."""
+
+    deadline: DeadlineKind
+    days: Annotated[int, Field(ge=1, le=90)]
+    reason: Text
+
+
 ACTIONS: dict[str, type[AgentAction]] = {
     "record_customer_shipment": RecordCustomerShipment,
     "receive_parcel": ReceiveParcel,
@@ -136,6 +150,8 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "choose_channel": ChooseChannel,
     "record_documentation": RecordDocumentation,
     "record_onsite_report": RecordOnsiteReport,
+    "reopen_claim": ReopenClaim,
+    "extend_deadline": ExtendDeadline,
 }
 
 ACTION_NAMES: dict[type[AgentAction], str] = {cls: name for name, cls in ACTIONS.items()}
@@ -159,22 +175,26 @@ STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
     "choose_channel": frozenset({S.REMOTE_GUIDANCE}),
     "record_documentation": frozenset({S.AWAITING_DOCUMENTATION}),
     "record_onsite_report": frozenset({S.ONSITE_VISIT}),
+    "reopen_claim": frozenset({S.EXPIRED}),
 }
 
 
-def allowed_actions(state: ClaimState, escalated: set[DeadlineKind]) -> list[str]:
-    """The actions that fit `state`; acknowledging needs a deadline that escalated."""
+def allowed_actions(state: ClaimState, escalated: set[DeadlineKind], extendable: bool = False) -> list[str]:
+    """The actions that fit `state`; acknowledging needs a deadline that escalated,
+    extending an open deadline."""
     names = [name for name, states in STATES_FOR_ACTION.items() if state in states]
     if escalated:
         names.append("acknowledge_escalation")
+    if extendable:
+        names.append("extend_deadline")
     return names
 
 
-def refusal(action: str, state: ClaimState, escalated: set[DeadlineKind]) -> str | None:
+def refusal(action: str, state: ClaimState, escalated: set[DeadlineKind], extendable: bool = False) -> str | None:
     """Why `action` is refused in `state`, or None when it is allowed."""
     if action not in ACTIONS:
         return f"unknown action {action!r}; known: {', '.join(ACTIONS)}"
-    if action in allowed_actions(state, escalated):
+    if action in allowed_actions(state, escalated, extendable):
         return None
-    allowed = ", ".join(allowed_actions(state, escalated)) or "none"
+    allowed = ", ".join(allowed_actions(state, escalated, extendable)) or "none"
     return f"{action} is not allowed while the claim is {state.value}; allowed now: {allowed}"

@@ -124,11 +124,15 @@ class Decision(Model):
     clause_ids: list[str]
     inputs: dict[str, str | int | bool | None] = {}
     at: datetime | None = None  # stamped by the workflow when recorded
+    # typed outcomes, so that nobody parses `outcome` back (set by the rules that decide them)
+    covered: bool | None = None  # warranty: covered on the day asked
+    remedy: Remedy | None = None  # remedy: the remedy decided
+    until: date | None = None  # post_repair_warranty: the last covered day
 
 
 class TimelineEntry(Model):
     at: datetime
-    kind: Literal["opened", "action", "decision", "deadline", "escalation", "state"]
+    kind: Literal["opened", "action", "decision", "deadline", "escalation", "state", "delivery"]
     summary: str
     by: str | None = None
 
@@ -146,6 +150,12 @@ class DeadlineStatus(Model):
     escalated_at: datetime | None = None  # when the first step at or after the deadline fired
     acknowledged_by: str | None = None
     cleared: bool = False  # the awaited thing happened; nothing more will fire
+    paused_at: datetime | None = None  # the clock stopped (the claim waits on the customer)
+    extensions: int = 0  # times a supervisor moved the due moment
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
     @property
     def escalated(self) -> bool:
@@ -158,6 +168,7 @@ class Escalation(Model):
     deadline: DeadlineKind
     cycle: int
     step: int
+    extension: int = 0  # the deadline's extensions when the step fired (a step may fire again after one)
     level: EscalationLevel
     notify: str
     at: datetime
@@ -239,13 +250,14 @@ class ClaimSnapshot(Model):
     escalations: list[Escalation]
 
 
-def snapshot_of(view: ClaimView, events_from: int = 0) -> ClaimSnapshot:
+def snapshot_of(view: ClaimView, events_from: int = 0, run_id: str | None = None) -> ClaimSnapshot:
     """The read model's view of a claim (pure; used by the workflow and by reindex)."""
     waiting = [d for d in view.open_deadlines if not d.due_passed]
     upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
     actions = [e for e in view.timeline if e.kind == "action"]
     return ClaimSnapshot(
         claim_number=view.claim_number,
+        run_id=run_id,
         policy=view.policy,
         kind=view.kind,
         state=view.state,
@@ -288,7 +300,8 @@ def escalation_subject(claim_number: str, escalation: Escalation, due_at: dateti
 
 def escalation_notification_key(claim_number: str, escalation: Escalation) -> str:
     """One notification per claim, deadline, cycle and step: the outbox's idempotency key."""
-    return f"{claim_number}/{escalation.deadline.value}#{escalation.cycle}/{escalation.step}"
+    key = f"{claim_number}/{escalation.deadline.value}#{escalation.cycle}/{escalation.step}"
+    return key + (f"+{escalation.extension}" if escalation.extension else "")
 
 
 class ActionResult(Model):

@@ -32,7 +32,7 @@ class DueEvent:
 def _events(status: DeadlineStatus, ladder: list[EscalationStep]) -> list[DueEvent]:
     """Every event of the deadline not yet fired, in time order (the deadline before a step
     at the same moment)."""
-    if status.cleared:
+    if status.cleared or status.paused:
         return []
     events = [] if status.due_passed else [DueEvent(status.due_at, None)]
     if status.acknowledged_by is None:

@@ -59,6 +59,28 @@ class DeadlineKind(StrEnum):
     REPAIR = "repair"  # repair SLA, from the start of the repair to QC pass
     PAYMENT = "payment"  # customer pays a paid repair before ship-back
     POST_REPAIR_WARRANTY = "post_repair_warranty"  # window after a paid repair
+    # claimflow's own (CF-DL-*), so that no waiting state can stall unseen
+    REOPEN_WINDOW = "reopen_window"  # an expired claim can be reopened, then it closes
+    PARCEL_TRANSIT = "parcel_transit"  # a shipped parcel arrives
+    INSPECTION = "inspection"  # a received product is inspected
+    QUOTE_PREPARATION = "quote_preparation"  # a paid repair's quote is written
+    REFUND = "refund"  # a refund decided is paid
+    SHIP_BACK = "ship_back"  # the product goes back to the customer
+    DELIVERY = "delivery"  # the carrier delivers it
+    DOCUMENTATION = "documentation"  # the customer sends fault documentation
+    ONSITE_VISIT = "onsite_visit"  # the engineer visits and reports
+    REMOTE_GUIDANCE = "remote_guidance"  # remote guidance solves it or another channel is chosen
+
+
+# The deadlines a policy file sets (deadlines.* and post_repair_warranty); the others are
+# claimflow's own rules, in models/deadline_table.py.
+POLICY_DEADLINE_KINDS = (
+    DeadlineKind.SHIPPING,
+    DeadlineKind.QUOTE,
+    DeadlineKind.REPAIR,
+    DeadlineKind.PAYMENT,
+    DeadlineKind.POST_REPAIR_WARRANTY,
+)
 
 
 class ClaimState(StrEnum):

@@ -127,6 +127,7 @@ def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
         return Decision(
             what="warranty",
             outcome=NOT_COVERED,
+            covered=False,
             reason="no valid proof of purchase: no warranty applies, service is paid",
             clause_ids=_unique(c for clock in policy.warranty.clocks for c in clock.clause_ids),
             inputs={"proof_of_purchase": intake.proof_of_purchase, "on": on.isoformat()},
@@ -142,6 +143,7 @@ def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
     return Decision(
         what="warranty",
         outcome=COVERED if covered else NOT_COVERED,
+        covered=covered,
         reason=f"day {day} since {clock.counted_from.replace('_', ' ')} ({start}); warranty of {length}, "
         f"last covered day {last_day}",
         clause_ids=clock.clause_ids,
@@ -165,6 +167,24 @@ def _last_covered_day(clock: WarrantyClock, intake: ClaimIntake, start: date) ->
     return start + relativedelta(months=months), f"{months} months{source}"
 
 
+def in_post_repair_window(on: date, post_repair_until: date | None) -> bool:
+    return post_repair_until is not None and on <= post_repair_until
+
+
+def is_covered(warranty: Decision, on: date, post_repair_until: date | None) -> bool:
+    """The one definition of "covered": the warranty decision said so, or the fault was
+    reported inside the window after a paid repair."""
+    return warranty.outcome == COVERED or in_post_repair_window(on, post_repair_until)
+
+
+FREE_REMEDIES = frozenset({Remedy.FREE_REPAIR, Remedy.REPLACEMENT, Remedy.REFUND})
+
+
+def free_of_charge(remedy: Remedy) -> bool:
+    """Whether the remedy costs the customer nothing (no service fees are due)."""
+    return remedy in FREE_REMEDIES
+
+
 def post_repair_warranty(policy: Policy, shipped_back_on: date) -> Decision | None:
     """The extra window after a paid repair: its last covered day, counted from ship-back."""
     rule = policy.post_repair_warranty
@@ -174,6 +194,7 @@ def post_repair_warranty(policy: Policy, shipped_back_on: date) -> Decision | No
     return Decision(
         what="post_repair_warranty",
         outcome=last_day.isoformat(),
+        until=last_day,
         reason=f"{rule.days} days of warranty after a paid repair, from ship-back on {shipped_back_on}; "
         f"last covered day {last_day}",
         clause_ids=rule.clause_ids,
@@ -209,7 +230,12 @@ def decide_remedy(
 
     def remedy(outcome: Remedy, reason: str, clause_ids) -> Decision:
         return Decision(
-            what="remedy", outcome=outcome.value, reason=reason, clause_ids=_unique(clause_ids), inputs=inputs
+            what="remedy",
+            outcome=outcome.value,
+            remedy=outcome,
+            reason=reason,
+            clause_ids=_unique(clause_ids),
+            inputs=inputs,
         )
 
     refusing = [e for e in excluded if e.effect == "refuse"]
@@ -226,6 +252,7 @@ def decide_remedy(
             update={
                 "what": "remedy",
                 "outcome": (Remedy.REFUND if refund else Remedy.REJECTED).value,
+                "remedy": Remedy.REFUND if refund else Remedy.REJECTED,
                 "reason": ("refund: " if refund else "return refused: ") + ret.reason,
                 "inputs": inputs | ret.inputs,
             }
@@ -233,8 +260,8 @@ def decide_remedy(
     quality = policy.warranty.quality_clause_ids
     if findings.fault is Fault.NO_FAULT_FOUND:
         return remedy(Remedy.REJECTED, "no fault found: nothing to repair, the product goes back as it came", quality)
-    in_post_repair = post_repair_until is not None and asked_on <= post_repair_until
-    covered = warranty.outcome == COVERED or in_post_repair
+    in_post_repair = in_post_repair_window(asked_on, post_repair_until)
+    covered = is_covered(warranty, asked_on, post_repair_until)
     scope = policy.warranty.scope
     in_scope = not scope or findings.defect in {d.id for d in scope}
     own_fault = findings.fault is Fault.QUALITY_FAULT and not excluded

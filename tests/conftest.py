@@ -168,15 +168,26 @@ def _settled(events) -> bool:
 HISTORIES = Path(__file__).parent / "histories"
 
 
+def recorded_name(name: str) -> str:
+    """The file name of a new recording: the path's name under today's claim engine (the
+    first engine's recordings carry the bare name)."""
+    return f"claim-{name}"
+
+
 @pytest.fixture
 def record_history() -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
     """`await record_history(handle, name)` writes the claim's history to tests/histories/
-    when RECORD_HISTORIES=1, so the replay test keeps replaying it against future code."""
+    when RECORD_HISTORIES=1 and no recording of that name exists, so the replay test keeps
+    replaying it against future code."""
 
     async def record(handle: WorkflowHandle, name: str) -> None:
-        if os.environ.get("RECORD_HISTORIES") == "1":
-            history = await handle.fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
+        if os.environ.get("RECORD_HISTORIES") != "1":
+            return
+        path = HISTORIES / f"{recorded_name(name)}.json"
+        if path.exists():  # never overwrite: every released version's histories keep replaying
+            return
+        history = await handle.fetch_history()
+        path.write_text(history.to_json())
 
     return record
 

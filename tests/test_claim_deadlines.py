@@ -46,10 +46,11 @@ async def test_no_parcel_within_seven_days_expires_and_walks_the_whole_ladder(cl
     view = await claims.eventually(h, lambda v: ladder_of(v, "shipping") == ["reminder"])
     assert view.state is S.AWAITING_PARCEL and "acknowledge_escalation" not in view.allowed_actions
 
-    final = await h.result()  # the claim lives on until the last rung of the ladder
+    final = await h.result()  # the claim lives on through the ladder and the 30-day reopen window
     assert final.state is S.EXPIRED
     expired = decision(final, "shipping_deadline")
-    assert expired.outcome == "expired" and expired.clause_ids == ["RET-X7"]
+    # a repair claim: claimflow's own rule, not the policy's returns clause (RET-X7)
+    assert expired.outcome == "expired" and expired.clause_ids == ["CF-DL-REPAIR-SHIPPING"]
     assert at_about(expired.at, shipping.due_at)
     assert ladder_of(final, "shipping") == LADDER
     offsets = (-48, 0, 24, 72)
@@ -130,7 +131,7 @@ async def test_repair_sla_counts_working_days_and_escalates(claims, changkong):
     assert len(working) == 3 and working[-1] == last_day  # 3 working days after the start
     await claims.sleep_until(repair.due_at + timedelta(hours=1))
     view = await claims.eventually(h, lambda v: "agent" in ladder_of(v, "repair"))
-    assert decision(view, "repair_deadline").outcome == "breached"
+    assert decision(view, "repair_deadline").outcome == "overdue"
     assert decision(view, "repair_deadline").clause_ids == ["IV.5"]
     assert view.state is S.REPAIRING  # the SLA escalates; it does not stop the repair
 

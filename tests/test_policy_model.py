@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claimflow.policy_files import load_policy, load_policy_file, policy_names
-from models.enums import DeadlineKind
+from models.enums import POLICY_DEADLINE_KINDS, DeadlineKind
 from models.policy import Policy, PolicyError, parse_policy
 from tests.conftest import POLICY_DIR
 
@@ -39,7 +39,7 @@ def cited_clause_ids(policy: Policy) -> dict[str, list[str]]:
     cited["warranty.paid_repair_clause_ids"] = policy.warranty.paid_repair_clause_ids
     if policy.post_repair_warranty:
         cited["post_repair_warranty"] = policy.post_repair_warranty.clause_ids
-    for kind in DeadlineKind:
+    for kind in POLICY_DEADLINE_KINDS:
         cited[f"deadlines.{kind.value}"] = policy.deadline_rule(kind).clause_ids
     for exclusion in policy.exclusions:
         cited[f"exclusions.{exclusion.id}"] = exclusion.clause_ids

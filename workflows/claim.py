@@ -1,9 +1,19 @@
-"""ClaimWorkflow: one after-sales claim, from opening to completion, as a durable workflow.
+"""ClaimWorkflow (workflow type "Claim"): one after-sales claim, from opening to completion.
 
-The workflow decides; the pure functions in models/ say what the policy means; the
-`notify` activity does the I/O. Agent actions are updates with validators (a refused
-action writes nothing to history); the live state is the `view` query. Timers come from
-the claim's deadlines, and a deadline that runs out walks its escalation ladder.
+The workflow decides; the pure functions in models/ say what the policy means; activities
+do the I/O. Agent actions are updates with validators (a refused action writes nothing
+to history); the live state is the `view` query.
+
+Three rules hold the engine together:
+
+* **The clock never waits.** The main loop fires what is due, arms one timer for the next
+  deadline event and waits; it awaits no activity. Deliveries — the read-model projection
+  and notifications — run in their own coroutines and catch up when their dependency
+  returns (see `_keep_read_model`, `_deliver_notifications`).
+* **Actions respect time.** Every update first applies what is due at `workflow.now()`;
+  its validator refuses an action whose window has closed, naming the moment it closed.
+* **One deadline model.** Which deadline runs, pauses or is cleared in which state is the
+  table in models/deadline_table.py, applied in one place: `_enter`.
 """
 
 import asyncio
@@ -11,20 +21,20 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import NotifyActivities
-    from activities.read_model import ReadModelActivities
     from models import rules
     from models.actions import (
         AcknowledgeEscalation,
+        AgentAction,
         ApproveQuote,
         CancelClaim,
         ChooseChannel,
         CompleteRepair,
         ConfirmDelivery,
         DeclineQuote,
+        ExtendDeadline,
         ReceiveParcel,
         RecordCustomerShipment,
         RecordDocumentation,
@@ -33,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RecordPayment,
         RecordQualityCheck,
         RecordRefund,
+        ReopenClaim,
         ReportFault,
         ResolveRemotely,
         SendQuote,
@@ -56,14 +67,33 @@ with workflow.unsafe.imports_passed_through():
         escalation_subject,
         snapshot_of,
     )
+    from models.deadline_table import (
+        ENGINE_CLAUSES,
+        DeadlineSpec,
+        Expiry,
+        OpenDeadline,
+        deadline_table,
+        expiry_state,
+        spec_for,
+        transition,
+    )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
     from models.enums import TERMINAL_STATES, ClaimState, DeadlineKind, Fault, Remedy
-    from workflows.names import CLAIM
-    from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_POLICY, CLAIM_STATE
+    from models.policy import DeadlineRule
+    from workflows.names import CLAIM, NOTIFY, PROJECT_CLAIM
+    from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_STATE
 
 S = ClaimState
-READ_MODEL_PATCH = "read-model-projection"  # claims opened before it never projected
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+
+# Deliveries. The read model is written by a local activity (one marker event, in the
+# same workflow task as the action); when that fails, by a regular activity retried by
+# the server within DELIVERY_BOUND, again and again until the database is back.
+# A notification is a regular activity with the same bound: one that is not delivered
+# within it is recorded in the timeline and escalated to the supervisor, and retried.
+LOCAL_PROJECTION_BOUND = timedelta(seconds=5)
+DELIVERY_BOUND = timedelta(hours=2)
+DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 
 
 @workflow.defn(name=CLAIM)
@@ -74,12 +104,15 @@ class ClaimWorkflow:
         self._policy = claim.policy
         self._calendar = claim.calendar
         self._number = claim.intake.claim_number
+        self._table = deadline_table(self._policy, self._intake.kind)
+        self._rules: dict[DeadlineKind, DeadlineRule] = {spec.kind: spec.rule(self._policy) for spec in self._table}
         now = workflow.now()
         self._state = S.OPENED
         self._opened_at = now
         self._updated_at = now
         self._reported_on = self._today()  # when the current fault was reported
         self._rma: str | None = None
+        self._rmas_issued = 0
         self._remedy: Remedy | None = None
         self._fault: Fault | None = None
         self._warranty: Decision | None = None
@@ -94,9 +127,12 @@ class ClaimWorkflow:
         self._escalations: list[Escalation] = []
         self._decisions: list[Decision] = []
         self._timeline: list[TimelineEntry] = []
-        self._outbox: list[Notification] = []
-        self._changes = 0  # bumped by every handler, so the main loop wakes up
+        self._outbox: list[Notification] = []  # notifications not delivered yet, oldest first
         self._projected = 0  # timeline entries already written to the read model
+        self._published: tuple[ClaimState, bool] | None = None  # search attributes last set
+        self._changes = 0  # bumped by every handler, so the main loop wakes up
+        self._timer: asyncio.Task | None = None
+        self._timer_at: datetime | None = None
         # Opened here, not in run(): an update may arrive in the very first workflow task.
         self._intake_problems = rules.intake_problems(self._policy, self._intake)
         if not self._intake_problems:
@@ -108,14 +144,19 @@ class ClaimWorkflow:
             raise ApplicationError(
                 "cannot open the claim: " + "; ".join(self._intake_problems), non_retryable=True
             )
+        deliveries = [asyncio.create_task(self._keep_read_model()), asyncio.create_task(self._deliver_notifications())]
         while True:
-            self._fire_due_events()
-            await self._send_notifications()
-            await self._project()
+            self._apply_due()
+            self._publish()
             if self._finished():
                 break
             await self._wait_for_change_or_next_event()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._cancel_timer()
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._outbox and self._projected >= len(self._timeline)
+        )
+        for task in deliveries:
+            task.cancel()
         return self.view()
 
     # --- queries ---------------------------------------------------------------------
@@ -147,14 +188,15 @@ class ClaimWorkflow:
             payments=self._payments,
             post_repair_warranty_until=self._post_repair_until,
             repair_cycles=self._repair_cycles,
-            clauses={cid: self._policy.clause_text(cid) for cid in sorted(cited)},
+            clauses={cid: self._clause_text(cid) for cid in sorted(cited)},
         )
 
     # --- agent actions: one update each, each with a validator ----------------------
+    # Every handler starts with `_catch_up()`: what is due at workflow.now() happens first.
 
     @workflow.update
     def record_customer_shipment(self, a: RecordCustomerShipment) -> ActionResult:
-        self._clear(DeadlineKind.SHIPPING)
+        self._catch_up()
         self._act(a, f"customer shipped the parcel with {a.carrier}, tracking {a.tracking_number}")
         return self._move(S.PARCEL_IN_TRANSIT)
 
@@ -164,10 +206,8 @@ class ClaimWorkflow:
 
     @workflow.update
     def receive_parcel(self, a: ReceiveParcel) -> ActionResult:
-        self._clear(DeadlineKind.SHIPPING)
+        self._catch_up()
         self._act(a, f"parcel {self._rma} received")
-        if self._policy.deadlines.repair.starts_at == "parcel_received":
-            self._start_deadline(DeadlineKind.REPAIR)
         return self._move(S.INSPECTING)
 
     @receive_parcel.validator
@@ -176,6 +216,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_inspection(self, a: RecordInspection) -> ActionResult:
+        self._catch_up()
         self._act(a, f"inspection: {_findings_text(a)}")
         self._decide_remedy(a)
         self._decide_freight()
@@ -186,7 +227,6 @@ class ClaimWorkflow:
         if self._remedy is Remedy.PAID_REPAIR:
             return self._move(S.AWAITING_QUOTE)
         # rejected or not repairable: goes back as it came; replacement: a new one goes out
-        self._clear(DeadlineKind.REPAIR)
         return self._move(S.AWAITING_SHIP_BACK)
 
     @record_inspection.validator
@@ -196,11 +236,13 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_onsite_report(self, a: RecordOnsiteReport) -> ActionResult:
+        self._catch_up()
         self._act(a, f"on-site report: {_findings_text(a)}")
         self._decide_remedy(a)
-        covered = self._remedy in (Remedy.FREE_REPAIR, Remedy.REPLACEMENT, Remedy.REFUND)
-        self._decide(rules.decide_fees(self._policy, self._channel, covered))
-        self._fees_due = rules.fees_due(self._policy, self._channel, covered)
+        assert self._remedy is not None
+        free = rules.free_of_charge(self._remedy)
+        self._decide(rules.decide_fees(self._policy, self._channel, free))
+        self._fees_due = rules.fees_due(self._policy, self._channel, free)
         if self._remedy is Remedy.FREE_REPAIR:
             self._repair_cycles += 1
             self._log("state", "repaired free of charge during the visit")
@@ -220,6 +262,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def resolve_remotely(self, a: ResolveRemotely) -> ActionResult:
+        self._catch_up()
         self._act(a, f"resolved by remote guidance: {a.summary}")
         spec = self._policy.channel("remote_guidance")
         assert spec is not None
@@ -239,6 +282,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def choose_channel(self, a: ChooseChannel) -> ActionResult:
+        self._catch_up()
         self._act(a, f"remote guidance did not solve it: moving to {a.channel.replace('_', ' ')}")
         self._decide(rules.decide_channel(self._policy, a.channel))
         return self._enter_channel(a.channel)
@@ -254,6 +298,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_documentation(self, a: RecordDocumentation) -> ActionResult:
+        self._catch_up()
         self._act(a, f"fault documentation received: {', '.join(a.items)}")
         return self._move(S.ONSITE_VISIT)
 
@@ -263,6 +308,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_refund(self, a: RecordRefund) -> ActionResult:
+        self._catch_up()
         self._payments.append(
             Payment(kind="refund", amount=a.amount, reference=a.reference, at=workflow.now(), by=a.by)
         )
@@ -275,13 +321,16 @@ class ClaimWorkflow:
 
     @workflow.update
     def send_quote(self, a: SendQuote) -> ActionResult:
-        self._clear(DeadlineKind.QUOTE)  # an expired quote's ladder stops with the new quote
-        deadline = self._start_deadline(DeadlineKind.QUOTE)
+        self._catch_up()
+        total = sum(line.amount for line in a.lines)
+        self._act(a, f"quote sent: {total} {self._policy.currency} ({len(a.lines)} lines)")
+        result = self._move(S.AWAITING_APPROVAL)  # starts the quote deadline (a new cycle after an expired quote)
+        deadline = self._open_deadline(DeadlineKind.QUOTE)
+        assert deadline is not None
         self._quote = Quote(
             lines=a.lines, currency=self._policy.currency, sent_at=workflow.now(), valid_until=deadline.due_at
         )
-        self._act(a, f"quote sent: {self._quote.total} {self._policy.currency} ({len(a.lines)} lines)")
-        return self._move(S.AWAITING_APPROVAL)
+        return result
 
     @send_quote.validator
     def _check_send_quote(self, a: SendQuote) -> None:
@@ -299,6 +348,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def approve_quote(self, a: ApproveQuote) -> ActionResult:
+        self._catch_up()
         self._answer_quote(a, "approved")
         return self._start_repair(paid=True)
 
@@ -308,8 +358,8 @@ class ClaimWorkflow:
 
     @workflow.update
     def decline_quote(self, a: DeclineQuote) -> ActionResult:
+        self._catch_up()
         self._answer_quote(a, "declined")
-        self._clear(DeadlineKind.REPAIR)
         if self._on_site:
             return self._move(S.COMPLETED)  # the engineer leaves; nothing to ship
         self._decide_freight()
@@ -321,6 +371,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def complete_repair(self, a: CompleteRepair) -> ActionResult:
+        self._catch_up()
         self._act(a, f"repair done: {a.work_done}")
         return self._move(S.QUALITY_CHECK)
 
@@ -330,12 +381,11 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_quality_check(self, a: RecordQualityCheck) -> ActionResult:
+        self._catch_up()
         self._act(a, "quality check passed" if a.passed else "quality check failed: back to repair")
         if not a.passed:
             return self._move(S.REPAIRING)
-        self._clear(DeadlineKind.REPAIR)
         if self._paid_repair:
-            self._start_deadline(DeadlineKind.PAYMENT)
             return self._move(S.AWAITING_PAYMENT)
         return self._move(S.AWAITING_SHIP_BACK)
 
@@ -345,8 +395,8 @@ class ClaimWorkflow:
 
     @workflow.update
     def record_payment(self, a: RecordPayment) -> ActionResult:
+        self._catch_up()
         self._payments.append(Payment(amount=a.amount, reference=a.reference, at=workflow.now(), by=a.by))
-        self._clear(DeadlineKind.PAYMENT)
         self._act(a, f"payment of {a.amount} {self._policy.currency} received, reference {a.reference}")
         return self._move(S.COMPLETED if self._on_site else S.AWAITING_SHIP_BACK)
 
@@ -363,13 +413,14 @@ class ClaimWorkflow:
 
     @workflow.update
     def ship_back(self, a: ShipBack) -> ActionResult:
+        self._catch_up()
         self._act(a, f"shipped back with {a.carrier}, tracking {a.tracking_number}")
         repaired_for_a_fee = self._paid_repair and self._quote is not None and self._quote.answer == "approved"
-        if repaired_for_a_fee and self._policy.post_repair_warranty is not None:
-            window = self._decide(rules.post_repair_warranty(self._policy, self._today()))
-            self._post_repair_until = date.fromisoformat(window.outcome)
-            self._clear(DeadlineKind.POST_REPAIR_WARRANTY)
-            self._start_deadline(DeadlineKind.POST_REPAIR_WARRANTY)
+        window = rules.post_repair_warranty(self._policy, self._today()) if repaired_for_a_fee else None
+        if window is not None:
+            self._post_repair_until = self._decide(window).until
+            self._clear(DeadlineKind.POST_REPAIR_WARRANTY, "replaced by a new window")
+            self._start(spec_for(self._table, DeadlineKind.POST_REPAIR_WARRANTY))
         return self._move(S.SHIPPED_BACK)
 
     @ship_back.validator
@@ -378,6 +429,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def confirm_delivery(self, a: ConfirmDelivery) -> ActionResult:
+        self._catch_up()
         self._act(a, "delivered to the customer")
         if self._open_deadline(DeadlineKind.POST_REPAIR_WARRANTY) is not None:
             return self._move(S.POST_REPAIR_WARRANTY)
@@ -389,6 +441,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def report_fault(self, a: ReportFault) -> ActionResult:
+        self._catch_up()
         self._act(a, f"new fault reported: {a.description}")
         self._reported_on = self._today()
         self._warranty = self._decide(rules.warranty_status(self._policy, self._intake, self._reported_on))
@@ -403,6 +456,7 @@ class ClaimWorkflow:
 
     @workflow.update
     def acknowledge_escalation(self, a: AcknowledgeEscalation) -> ActionResult:
+        self._catch_up()
         deadline = next(d for d in self._escalated() if d.kind == a.deadline)
         deadline.acknowledged_by = a.by
         self._act(a, f"escalation of the {a.deadline.value} deadline acknowledged")
@@ -420,13 +474,68 @@ class ClaimWorkflow:
 
     @workflow.update
     def cancel_claim(self, a: CancelClaim) -> ActionResult:
-        self._clear(DeadlineKind.SHIPPING)
+        self._catch_up()
         self._act(a, f"claim cancelled: {a.reason}")
         return self._move(S.CANCELLED)
 
     @cancel_claim.validator
     def _check_cancel_claim(self, a: CancelClaim) -> None:
         self._check("cancel_claim")
+
+    @workflow.update
+    def reopen_claim(self, a: ReopenClaim) -> ActionResult:
+        self._catch_up()
+        self._act(a, f"claim reopened: {a.reason}")
+        self._decide(
+            Decision(
+                what="reopen",
+                outcome="reopened",
+                reason=f"reopened by {a.by}: {a.reason}; RMA {self._rma} stands and a new shipping deadline runs",
+                clause_ids=list(self._rules[DeadlineKind.REOPEN_WINDOW].clause_ids),
+            )
+        )
+        return self._move(S.AWAITING_PARCEL)
+
+    @reopen_claim.validator
+    def _check_reopen_claim(self, a: ReopenClaim) -> None:
+        self._check("reopen_claim")
+
+    @workflow.update
+    def extend_deadline(self, a: ExtendDeadline) -> ActionResult:
+        self._catch_up()
+        deadline = self._open_deadline(a.deadline)
+        assert deadline is not None
+        now = workflow.now()
+        deadline.due_at += timedelta(days=a.days)
+        deadline.extensions += 1
+        deadline.due_passed = deadline.due_at <= now
+        deadline.escalated_at = None
+        deadline.acknowledged_by = None
+        ladder = self._ladder(deadline)
+        deadline.steps_fired = sum(1 for step in ladder if deadline.due_at + timedelta(hours=step.offset_hours) <= now)
+        if a.deadline is DeadlineKind.QUOTE and self._quote is not None:
+            self._quote = self._quote.model_copy(update={"valid_until": deadline.due_at})
+        self._act(a, f"{a.deadline.value} deadline extended by {a.days} days to {deadline.due_at}: {a.reason}")
+        self._log("deadline", f"{a.deadline.value} deadline #{deadline.cycle} now due {deadline.due_at}")
+        self._changes += 1
+        return self._result(f"{a.deadline.value} deadline now due {deadline.due_at}")
+
+    @extend_deadline.validator
+    def _check_extend_deadline(self, a: ExtendDeadline) -> None:
+        self._check("extend_deadline")
+        extendable = self._extendable()
+        if a.deadline not in extendable:
+            names = ", ".join(k.value for k in extendable) or "none"
+            raise ApplicationError(
+                f"the {a.deadline.value} deadline cannot be extended now; extendable: {names}", type="InvalidAction"
+            )
+        deadline = self._open_deadline(a.deadline)
+        assert deadline is not None
+        if deadline.due_at + timedelta(days=a.days) <= workflow.now():
+            raise ApplicationError(
+                f"{a.days} days after its due moment ({deadline.due_at}) is still in the past; extend by more",
+                type="InvalidAction",
+            )
 
     # --- the claim's life ------------------------------------------------------------
 
@@ -459,22 +568,18 @@ class ClaimWorkflow:
         return self._channel in ("on_site_repair", "on_site_check")
 
     def _issue_rma(self) -> None:
-        cycle = 1 + sum(1 for d in self._deadlines if d.kind is DeadlineKind.SHIPPING)
-        self._rma = f"RMA-{self._number}" + (f"-{cycle}" if cycle > 1 else "")
-        self._start_deadline(DeadlineKind.SHIPPING)
+        self._rmas_issued += 1
+        self._rma = f"RMA-{self._number}" + (f"-{self._rmas_issued}" if self._rmas_issued > 1 else "")
         self._log("state", f"RMA {self._rma} issued: the customer ships within the deadline")
 
     def _start_repair(self, *, paid: bool) -> ActionResult:
         self._paid_repair = paid
         self._repair_cycles += 1
-        if self._open_deadline(DeadlineKind.REPAIR) is None:  # unless it runs from parcel arrival
-            self._start_deadline(DeadlineKind.REPAIR)
         return self._move(S.REPAIRING)
 
     def _answer_quote(self, a: ApproveQuote | DeclineQuote, answer: str) -> None:
         assert self._quote is not None
         self._quote = self._quote.model_copy(update={"answer": answer})
-        self._clear(DeadlineKind.QUOTE)
         self._act(a, f"customer {answer} the quote of {self._quote.total} {self._quote.currency}")
         self._decide(
             Decision(
@@ -504,79 +609,140 @@ class ClaimWorkflow:
                 )
 
     def _decide_remedy(self, findings: RecordInspection | RecordOnsiteReport) -> None:
+        assert self._warranty is not None
         self._fault = findings.fault
-        remedy = self._decide(
+        self._remedy = self._decide(
             rules.decide_remedy(
                 self._policy, self._intake, findings, self._reported_on, self._warranty, self._post_repair_until
             )
-        )
-        self._remedy = Remedy(remedy.outcome)
+        ).remedy
 
     def _decide_freight(self) -> None:
         assert self._remedy is not None and self._fault is not None and self._warranty is not None
-        covered = self._warranty.outcome == rules.COVERED or (
-            self._post_repair_until is not None and self._reported_on <= self._post_repair_until
-        )
+        covered = rules.is_covered(self._warranty, self._reported_on, self._post_repair_until)
         self._decide(rules.decide_freight(self._policy, self._remedy, self._fault, covered))
 
-    def _on_deadline_passed(self, deadline: DeadlineStatus) -> None:
-        """What happens by itself when a deadline passes (its ladder then notifies people)."""
-        kind = deadline.kind
-        clauses = deadline.clause_ids
-        if kind is DeadlineKind.SHIPPING:
-            self._decide(_passed(kind, "expired", "the customer did not ship the parcel in time", clauses))
-            self._move(S.EXPIRED)
-        elif kind is DeadlineKind.QUOTE:
-            assert self._quote is not None
-            self._quote = self._quote.model_copy(update={"answer": "expired"})
-            self._decide(_passed(kind, "expired", "the customer did not answer the quote in time", clauses))
-            self._move(S.QUOTE_EXPIRED)
-        elif kind is DeadlineKind.REPAIR:
-            self._decide(_passed(kind, "breached", "the repair did not pass QC within its SLA", clauses))
-        elif kind is DeadlineKind.PAYMENT:
-            self._decide(_passed(kind, "overdue", "the repair fee was not paid in time", clauses))
-        elif kind is DeadlineKind.POST_REPAIR_WARRANTY:
-            deadline.cleared = True
-            self._decide(_passed(kind, "ended", "the post-repair warranty window ended", clauses))
-            if self._state is S.POST_REPAIR_WARRANTY:
-                self._move(S.COMPLETED)
+    # --- deadlines: the table, applied in one place ------------------------------------
 
-    # --- deadlines and escalation ----------------------------------------------------
+    def _move(self, state: ClaimState) -> ActionResult:
+        if state is not self._state:
+            before, self._state = self._state, state
+            self._log("state", f"{before.value} → {state.value}")
+            self._enter(before, state)
+        self._changes += 1
+        return self._result(f"claim is {state.value}")
 
-    def _start_deadline(self, kind: DeadlineKind) -> DeadlineStatus:
-        rule = self._policy.deadline_rule(kind)
+    def _enter(self, before: ClaimState, after: ClaimState) -> None:
+        """What the deadline table says entering `after` does to the claim's deadlines."""
+        open_now = {
+            d.kind: OpenDeadline(passed=d.due_passed, paused=d.paused) for d in self._deadlines if not d.cleared
+        }
+        change = transition(self._table, before, after, open_now)
+        for kind in change.clear:
+            self._clear(kind, f"no longer runs while the claim is {after.value}")
+        for kind in change.pause:
+            self._pause(kind)
+        for kind in change.resume:
+            self._resume(kind)
+        for spec in change.restart:
+            self._clear(spec.kind, "a new cycle starts")
+            self._start(spec)
+        for spec in change.start:
+            self._start(spec)
+
+    def _start(self, spec: DeadlineSpec) -> DeadlineStatus:
+        rule = self._rules[spec.kind]
         now = workflow.now()
         deadline = DeadlineStatus(
-            kind=kind,
-            cycle=1 + sum(1 for d in self._deadlines if d.kind is kind),
+            kind=spec.kind,
+            cycle=1 + sum(1 for d in self._deadlines if d.kind is spec.kind),
             started_at=now,
             due_at=due_at(rule, now, self._policy.timezone, self._calendar),
             clause_ids=rule.clause_ids,
         )
         self._deadlines.append(deadline)
-        self._log("deadline", f"{kind.value} deadline set: {rule.days} {rule.calendar} days, due {deadline.due_at}")
+        self._log(
+            "deadline", f"{spec.kind.value} deadline set: {rule.days} {rule.calendar} days, due {deadline.due_at}"
+        )
         return deadline
+
+    def _clear(self, kind: DeadlineKind, why: str) -> None:
+        deadline = self._open_deadline(kind)
+        if deadline is not None:
+            deadline.cleared = True
+            self._log("deadline", f"{kind.value} deadline #{deadline.cycle} closed: {why}")
+
+    def _pause(self, kind: DeadlineKind) -> None:
+        deadline = self._open_deadline(kind)
+        assert deadline is not None
+        deadline.paused_at = workflow.now()
+        left = deadline.due_at - deadline.paused_at
+        self._log("deadline", f"{kind.value} deadline paused while the claim waits on the customer ({_span(left)} left)")
+
+    def _resume(self, kind: DeadlineKind) -> None:
+        deadline = self._open_deadline(kind)
+        assert deadline is not None and deadline.paused_at is not None
+        deadline.due_at += workflow.now() - deadline.paused_at
+        deadline.paused_at = None
+        self._log("deadline", f"{kind.value} deadline resumed, due {deadline.due_at}")
 
     def _open_deadline(self, kind: DeadlineKind) -> DeadlineStatus | None:
         return next((d for d in self._deadlines if d.kind is kind and not d.cleared), None)
 
-    def _clear(self, kind: DeadlineKind) -> None:
-        deadline = self._open_deadline(kind)
-        if deadline is not None:
-            deadline.cleared = True
-
     def _ladder(self, deadline: DeadlineStatus):
-        return self._policy.deadline_rule(deadline.kind).ladder
+        return self._rules[deadline.kind].ladder
 
-    def _fire_due_events(self) -> None:
+    def _catch_up(self) -> None:
+        """An action first applies everything due at workflow.now()."""
+        self._changes += 1
+        self._apply_due()
+
+    def _apply_due(self) -> None:
+        """Fire every deadline event due by now, earliest first (an expiry may move the
+        claim, and so clear other deadlines, before a later event is looked at)."""
         now = workflow.now()
-        for deadline in list(self._deadlines):
-            for event in due_events(deadline, self._ladder(deadline), now):
-                if event.step is None:
-                    deadline.due_passed = True
-                    self._on_deadline_passed(deadline)
-                else:
-                    self._escalate(deadline, event.step, now)
+        while True:
+            due = [(event, d) for d in self._deadlines for event in due_events(d, self._ladder(d), now)[:1]]
+            if not due:
+                return
+            event, deadline = min(due, key=lambda pair: (pair[0].at, pair[0].step is not None))
+            if event.step is None:
+                deadline.due_passed = True
+                self._on_deadline_passed(deadline)
+            else:
+                self._escalate(deadline, event.step, now)
+
+    def _on_deadline_passed(self, deadline: DeadlineStatus) -> None:
+        spec = spec_for(self._table, deadline.kind)
+        outcome = {Expiry.EXPIRE: "expired", Expiry.ESCALATE: "overdue", Expiry.CLOSE: "ended"}[spec.on_expiry]
+        self._decide(
+            Decision(
+                what=f"{deadline.kind.value}_deadline",
+                outcome=outcome,
+                reason=spec.reason,
+                clause_ids=deadline.clause_ids,
+                inputs={"due_at": deadline.due_at.isoformat(), "cycle": deadline.cycle},
+            )
+        )
+        if deadline.kind is DeadlineKind.QUOTE and self._quote is not None:
+            self._quote = self._quote.model_copy(update={"answer": "expired"})
+        if spec.on_expiry is Expiry.CLOSE:
+            deadline.cleared = True
+        target = expiry_state(spec, self._state)
+        if target is not None:
+            self._move(target)
+
+    def _closed_by_time(self) -> tuple[ClaimState, DeadlineStatus | None]:
+        """The state the claim is in once what is due now is applied, and the deadline
+        whose expiry moved it (validators may not change state, so they look ahead)."""
+        now, state, closing = workflow.now(), self._state, None
+        for deadline in sorted(self._deadlines, key=lambda d: d.due_at):
+            if deadline.cleared or deadline.paused or deadline.due_passed or deadline.due_at > now:
+                continue
+            target = expiry_state(spec_for(self._table, deadline.kind), state)
+            if target is not None:
+                state, closing = target, deadline
+        return state, closing
 
     def _escalate(self, deadline: DeadlineStatus, index: int, now: datetime) -> None:
         step = self._ladder(deadline)[index]
@@ -584,7 +750,13 @@ class ClaimWorkflow:
         if step.offset_hours >= 0 and deadline.escalated_at is None:
             deadline.escalated_at = now
         escalation = Escalation(
-            deadline=deadline.kind, cycle=deadline.cycle, step=index, level=step.level, notify=step.notify.value, at=now
+            deadline=deadline.kind,
+            cycle=deadline.cycle,
+            step=index,
+            extension=deadline.extensions,
+            level=step.level,
+            notify=step.notify.value,
+            at=now,
         )
         self._escalations.append(escalation)
         subject = escalation_subject(self._number, escalation, deadline.due_at)
@@ -602,67 +774,161 @@ class ClaimWorkflow:
             )
         )
 
-    async def _send_notifications(self) -> None:
-        while self._outbox:
-            await workflow.execute_activity_method(
-                NotifyActivities.notify,
-                self._outbox.pop(0),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY,
-            )
+    def _extendable(self) -> list[DeadlineKind]:
+        """Open deadlines a supervisor may extend: not a warranty window, and not one whose
+        expiry already moved the claim (reopen that instead)."""
+        return [
+            d.kind
+            for d in self._deadlines
+            if not d.cleared
+            and d.kind is not DeadlineKind.POST_REPAIR_WARRANTY
+            and not (d.due_passed and spec_for(self._table, d.kind).on_expiry is not Expiry.ESCALATE)
+        ]
 
-    async def _project(self) -> None:
-        """Keep the search attributes and the SQL read model up to date with the claim,
-        until they have caught up (an action may land while the activity runs).
-
-        Claims started before the read model existed (no patch marker) skip this.
-        """
-        while self._projected < len(self._timeline) and workflow.patched(READ_MODEL_PATCH):
-            snapshot = snapshot_of(self.view(), self._projected)
-            workflow.upsert_search_attributes(
-                [
-                    CLAIM_STATE.value_set(snapshot.state.value),
-                    CLAIM_POLICY.value_set(snapshot.policy),
-                    CLAIM_OVERDUE.value_set(snapshot.overdue),
-                ]
-            )
-            await workflow.execute_activity_method(
-                ReadModelActivities.project_claim,
-                snapshot,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY,
-            )
-            self._projected = snapshot.version
+    # --- the main loop's timer -------------------------------------------------------
 
     async def _wait_for_change_or_next_event(self) -> None:
+        """Wait for an action or the next deadline event. The timer is re-armed only when
+        the next event moves, so actions that change no deadline cost no timer events."""
         seen = self._changes
-        upcoming = [
-            (at, d) for d in self._deadlines if (at := next_event_at(d, self._ladder(d))) is not None
-        ]
-        if not upcoming:
-            await workflow.wait_condition(lambda: self._changes != seen)
-            return
-        at, deadline = min(upcoming, key=lambda pair: pair[0])
-        try:
-            await workflow.wait_condition(
-                lambda: self._changes != seen,
-                timeout=max(at - workflow.now(), timedelta(seconds=1)),
-                timeout_summary=f"{deadline.kind.value} deadline #{deadline.cycle}",
-            )
-        except asyncio.TimeoutError:
-            pass
+        upcoming = [(at, d) for d in self._deadlines if (at := next_event_at(d, self._ladder(d))) is not None]
+        at, deadline = min(upcoming, key=lambda pair: pair[0]) if upcoming else (None, None)
+        if at != self._timer_at or (self._timer is not None and self._timer.done()):
+            self._cancel_timer()
+            if at is not None and deadline is not None:
+                wait = max(at - workflow.now(), timedelta(milliseconds=1))
+                summary = f"{deadline.kind.value} deadline #{deadline.cycle}"
+                self._timer = asyncio.create_task(workflow.sleep(wait, summary=summary))
+                self._timer_at = at
+        timer = self._timer
+        await workflow.wait_condition(lambda: self._changes != seen or (timer is not None and timer.done()))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
 
     def _finished(self) -> bool:
         if self._state not in TERMINAL_STATES:
             return False
         return not any(has_pending_steps(d, self._ladder(d)) for d in self._deadlines)
 
+    # --- deliveries: never on the clock's path ------------------------------------------
+
+    async def _keep_read_model(self) -> None:
+        """Project the claim into the read model whenever its timeline grew: one coalesced
+        snapshot of everything new. Local activity first; while the database is away, a
+        regular activity retried by the server, run after run, until it is back."""
+        behind_since: datetime | None = None
+        while True:
+            await workflow.wait_condition(lambda: self._projected < len(self._timeline))
+            snapshot = snapshot_of(self.view(), self._projected, workflow.info().first_execution_run_id)
+            try:
+                if behind_since is None:
+                    await workflow.execute_local_activity(
+                        PROJECT_CLAIM,
+                        snapshot,
+                        schedule_to_close_timeout=LOCAL_PROJECTION_BOUND,
+                        retry_policy=LOCAL_RETRY,
+                        summary="project into the read model",
+                    )
+                else:
+                    await workflow.execute_activity(
+                        PROJECT_CLAIM,
+                        snapshot,
+                        schedule_to_close_timeout=DELIVERY_BOUND,
+                        retry_policy=DELIVERY_RETRY,
+                        summary="project into the read model (catching up)",
+                    )
+            except ActivityError as err:
+                if behind_since is None:
+                    behind_since = workflow.now()
+                    self._log("delivery", f"read model not updated ({_cause(err)}); retrying until it is back")
+                continue
+            self._projected = snapshot.version
+            if behind_since is not None:
+                self._log("delivery", f"read model caught up after {_span(workflow.now() - behind_since)}")
+                behind_since = None
+
+    async def _deliver_notifications(self) -> None:
+        """Send the outbox in order. A notification not delivered within DELIVERY_BOUND is
+        recorded in the timeline, escalated to the supervisor (once) and sent again; the
+        notify activity's database key makes every send idempotent."""
+        failed: set[str] = set()
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            notification = self._outbox[0]
+            try:
+                await workflow.execute_activity(
+                    NOTIFY,
+                    notification,
+                    schedule_to_close_timeout=DELIVERY_BOUND,
+                    retry_policy=DELIVERY_RETRY,
+                    summary=f"notify {notification.role}",
+                )
+            except ActivityError as err:
+                self._outbox.append(self._outbox.pop(0))  # the others are not held up behind it
+                if notification.key not in failed:
+                    failed.add(notification.key)
+                    self._undelivered(notification, _cause(err))
+                continue
+            self._outbox.pop(0)
+            if notification.key in failed:
+                failed.discard(notification.key)
+                self._log("delivery", f"notification to {notification.role} delivered late: {notification.subject}")
+
+    def _undelivered(self, notification: Notification, cause: str) -> None:
+        self._log(
+            "delivery",
+            f"notification to {notification.role} not delivered within {_span(DELIVERY_BOUND)} ({cause}): "
+            f"{notification.subject}; retrying",
+        )
+        if notification.key.endswith("/undelivered"):
+            return  # the supervisor's own warning: recorded, not escalated again
+        self._outbox.append(
+            notification.model_copy(
+                update={
+                    "key": f"{notification.key}/undelivered",
+                    "role": "supervisor",
+                    "subject": f"undelivered: {notification.subject}",
+                    "body": f"A notification to the {notification.role} could not be delivered within "
+                    f"{_span(DELIVERY_BOUND)} ({cause}). {notification.body}",
+                    "at": workflow.now(),
+                }
+            )
+        )
+
+    def _publish(self) -> None:
+        """Search attributes, only when they change; the current details for Temporal's UI.
+        No personal data in either."""
+        overdue = any(d.due_passed for d in self._deadlines if not d.cleared) and self._state not in TERMINAL_STATES
+        if self._published != (self._state, overdue):
+            workflow.upsert_search_attributes([CLAIM_STATE.value_set(self._state.value), CLAIM_OVERDUE.value_set(overdue)])
+            self._published = (self._state, overdue)
+        waiting = [d for d in self._deadlines if not d.cleared and not d.due_passed and not d.paused]
+        upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
+        workflow.set_current_details(
+            f"**{self._state.value}**"
+            + (f" · next deadline: {upcoming.kind.value} due {upcoming.due_at:%Y-%m-%d %H:%M} UTC" if upcoming else "")
+            + (" · overdue" if overdue else "")
+        )
+
     # --- bookkeeping -----------------------------------------------------------------
 
     def _check(self, action: str) -> None:
-        why = refusal(action, self._state, self._escalated_kinds())
-        if why is not None:
-            raise ApplicationError(why, type="ActionRefused")
+        """Refuse an action that does not fit the claim as it stands at workflow.now()."""
+        state, closing = self._closed_by_time()
+        why = refusal(action, state, self._escalated_kinds(), bool(self._extendable()))
+        if why is None:
+            return
+        if closing is not None and refusal(action, self._state, self._escalated_kinds()) is None:
+            spec = spec_for(self._table, closing.kind)
+            raise ApplicationError(
+                f"{action} refused: the {closing.kind.value} deadline passed at "
+                f"{closing.due_at:%Y-%m-%d %H:%M} UTC; {spec.after_expiry}",
+                type="DeadlinePassed",
+            )
+        raise ApplicationError(why, type="ActionRefused")
 
     def _escalated(self) -> list[DeadlineStatus]:
         """Deadlines whose ladder started and can still climb: someone may acknowledge them."""
@@ -672,10 +938,13 @@ class ClaimWorkflow:
         return {d.kind for d in self._escalated()}
 
     def _allowed(self) -> list[str]:
-        return allowed_actions(self._state, self._escalated_kinds())
+        return allowed_actions(self._state, self._escalated_kinds(), bool(self._extendable()))
 
     def _today(self) -> date:
         return local_date(workflow.now(), self._policy.timezone)
+
+    def _clause_text(self, clause_id: str) -> str:
+        return ENGINE_CLAUSES.get(clause_id) or self._policy.clause_text(clause_id)
 
     def _decide(self, decision: Decision) -> Decision:
         decision = decision.model_copy(update={"at": workflow.now()})
@@ -683,16 +952,9 @@ class ClaimWorkflow:
         self._log("decision", f"{decision.what}: {decision.outcome} — {decision.reason} [{', '.join(decision.clause_ids)}]")
         return decision
 
-    def _act(self, action, summary: str) -> None:
+    def _act(self, action: AgentAction, summary: str) -> None:
         self._changes += 1
         self._log("action", summary + (f" — {action.note}" if action.note else ""), action.by)
-
-    def _move(self, state: ClaimState) -> ActionResult:
-        if state is not self._state:
-            self._log("state", f"{self._state.value} → {state.value}")
-            self._state = state
-        self._changes += 1
-        return self._result(f"claim is {state.value}")
 
     def _result(self, message: str) -> ActionResult:
         return ActionResult(
@@ -710,5 +972,11 @@ def _findings_text(findings: RecordInspection | RecordOnsiteReport) -> str:
     return findings.fault.value + (f" ({', '.join(named)})" if named else "")
 
 
-def _passed(kind: DeadlineKind, outcome: str, reason: str, clause_ids: list[str]) -> Decision:
-    return Decision(what=f"{kind.value}_deadline", outcome=outcome, reason=reason, clause_ids=clause_ids)
+def _span(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"
+
+
+def _cause(err: ActivityError) -> str:
+    cause = err.cause if err.cause is not None else err
+    return str(cause)[:200] or type(cause).__name__

@@ -8,3 +8,7 @@ CLAIM_TYPES = (CLAIM, CLAIM_V1)
 def claim_types_query() -> str:
     """A visibility query matching every claim, of either engine."""
     return "WorkflowType IN (" + ", ".join(f'"{name}"' for name in CLAIM_TYPES) + ")"
+
+# Activities, referenced by name so that workflow code never imports their implementations.
+NOTIFY = "notify"
+PROJECT_CLAIM = "project_claim"
