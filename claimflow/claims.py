@@ -3,7 +3,12 @@
 from datetime import date
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from claimflow.settings import TASK_QUEUE
@@ -13,6 +18,7 @@ from models.calendar import work_calendar
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
 from models.policy import Policy
 from workflows.claim import ClaimWorkflow
+from workflows.search_attributes import CLAIM_POLICY
 
 
 class ClaimError(Exception):
@@ -45,6 +51,20 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     )
 
 
+def operator_summary(intake: ClaimIntake) -> str:
+    """What Temporal's Web UI shows for the claim: no personal data (no customer, contact
+    or fault text), only what an operator needs to find it."""
+    return f"{intake.kind.value} claim {intake.claim_number} · {intake.policy} · {intake.product.model}"
+
+
+def operator_details(intake: ClaimIntake) -> str:
+    return (
+        f"**Claim** {intake.claim_number}\n\n**Policy** {intake.policy}\n\n**Kind** {intake.kind.value}\n\n"
+        f"**Product** {intake.product.model}\n\nThe live state is in the current details and the `view` "
+        "query. Customer data stays in the claim's input, never here."
+    )
+
+
 async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_QUEUE) -> WorkflowHandle:
     """Start the claim's workflow; a claim number used before is refused."""
     try:
@@ -55,6 +75,9 @@ async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_Q
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CLAIM_POLICY, claim.policy.name)]),
+            static_summary=operator_summary(claim.intake),
+            static_details=operator_details(claim.intake),
         )
     except WorkflowAlreadyStartedError:
         raise ClaimExists(f"claim {claim.intake.claim_number} already exists") from None
