@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +23,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
@@ -30,9 +31,10 @@ from claimflow.claims import ClaimError
 from claimflow.console import cli_errors, out
 from claimflow.demo import open_demo_claims, print_report
 from claimflow.policy_cli import policy_app
-from claimflow.read_cli import list_command, reindex_command
+from claimflow.read_cli import archive_command, claim_number_taken, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
+from claimflow.archive import ensure_archive_schedule
 from claimflow.temporal import (
     ConfigError,
     SearchAttributeStatus,
@@ -41,6 +43,7 @@ from claimflow.temporal import (
     connect,
     register_search_attributes,
     search_attribute_flags,
+    set_retention,
 )
 from models.actions import ACTIONS
 from models.calendar import local_today
@@ -52,6 +55,7 @@ app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workfl
 app.add_typer(policy_app, name="policy")
 app.command("list")(list_command)
 app.command("reindex")(reindex_command)
+app.command("archive")(archive_command)
 
 
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -107,6 +111,10 @@ def open_claim(
     )
     policy_ = load_policy(load_settings().policy_dir, intake.policy)
     claim = claim_ops.claim_input(intake, policy_, local_today(policy_.timezone))
+    if held_by := claim_number_taken(read_model(), intake.claim_number):
+        raise claim_ops.ClaimExists(
+            f"claim {intake.claim_number} already exists ({held_by}); a claim number is never used twice"
+        )
 
     async def open_and_view(client: Client) -> ClaimView:
         await claim_ops.open_claim(client, claim)
@@ -177,8 +185,15 @@ def show(
     claim: Annotated[str, typer.Argument(help="Claim number.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the live view as JSON.")] = False,
 ) -> None:
-    """Show a claim's live state: deadlines and time left, decisions with their clauses, timeline."""
-    view = run(claim_ops.view, claim.upper())
+    """Show a claim's live state: deadlines and time left, decisions with their clauses, timeline.
+
+    A claim Temporal no longer knows (its retention passed) is shown from the archive."""
+    try:
+        view = run(claim_ops.view, claim.upper())
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND or not show_archived(claim.upper(), as_json, print_view):
+            raise
+        return
     if as_json:
         print(view.model_dump_json(indent=2))
         return
@@ -271,21 +286,34 @@ def worker() -> None:
 @app.command()
 @cli_errors
 def setup() -> None:
-    """Register claimflow's search attributes on a cluster (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+    """Prepare a namespace (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE): search attributes, retention, archive schedule.
 
-    Safe to run again: attributes already registered are left as they are. (`claims up`
+    Registers claimflow's search attributes, sets the namespace's retention of closed
+    workflows to CLAIMFLOW_RETENTION_DAYS and creates (or updates) the Schedule that archives
+    closed claims every CLAIMFLOW_ARCHIVE_EVERY_MINUTES. Safe to run again. (`claims up`
     does this by itself on its dev server.)
     """
     settings = load_settings()
 
-    async def register(client: Client) -> list[SearchAttributeStatus]:
-        return await register_search_attributes(client, settings.temporal_namespace)
+    async def register(client: Client) -> tuple[list[SearchAttributeStatus], bool, str]:
+        statuses = await register_search_attributes(client, settings.temporal_namespace)
+        retention = await set_retention(client, settings.temporal_namespace, settings.retention_days)
+        schedule = await ensure_archive_schedule(client, timedelta(minutes=settings.archive_every_minutes))
+        return statuses, retention, schedule
 
-    statuses = run(register)
+    statuses, retention, schedule = run(register)
     out.print(f"Temporal at {settings.temporal_address}, namespace {settings.temporal_namespace}:", highlight=False)
     for status in statuses:
         done = "registered" if status.added else "already registered"
         out.print(f"  search attribute {status.name} ({status.type}): {done}", highlight=False)
+    out.print(
+        f"  retention of closed claims: {settings.retention_days} days ({'set' if retention else 'already set'})",
+        highlight=False,
+    )
+    out.print(
+        f"  archive of closed claims: every {settings.archive_every_minutes} minutes (schedule {schedule})",
+        highlight=False,
+    )
     out.print(f"ready: start workers with `claims worker`; they poll task queue '{TASK_QUEUE}'.", highlight=False)
 
 
@@ -384,6 +412,8 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
     # A database made before claimflow had search attributes (or by an older `claims dev`)
     # keeps its namespace, and start-dev registers --search-attribute only for a new one.
     registered = await register_search_attributes(client, settings.temporal_namespace)
+    await set_retention(client, settings.temporal_namespace, settings.retention_days)
+    await ensure_archive_schedule(client, timedelta(minutes=settings.archive_every_minutes))
     host = settings.temporal_address.rpartition(":")[0]
     ui_host = "localhost" if _bind_ip(host) == "127.0.0.1" else host
     rows = [
@@ -395,6 +425,8 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
         ("  outbox", settings.outbox.name),
         ("read model", settings.database_url_for_display),
         ("search attributes", ", ".join(f"{s.name} ({s.type})" for s in registered)),
+        ("retention", f"{settings.retention_days} days; closed claims archived every "
+                      f"{settings.archive_every_minutes} minutes into the read model"),
     ]
     width = max(len(label) for label, _ in rows)
     out.print("\n".join(f"{label.ljust(width)}  {value}" for label, value in rows), highlight=False, markup=False)

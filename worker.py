@@ -17,13 +17,15 @@ from sqlalchemy import Engine
 
 from activities.notify import NotifyActivities
 from activities.read_model import ReadModelActivities
+from claimflow.archive import ArchiveActivities
+from claimflow.archiver_workflow import ArchiverWorkflow
 from claimflow.db import engine_for, migrate
 from claimflow.settings import TASK_QUEUE, load_settings
 from claimflow.temporal import TemporalUnreachable, connect
 from workflows.claim import ClaimWorkflow
 from workflows.claim_v1 import ClaimWorkflowV1
 
-WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1]  # the frozen first engine replays older claims
+WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1, ArchiverWorkflow]  # the frozen first engine replays older claims
 # Pure, deterministic libraries the workflow code uses: share them instead of re-importing.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "holidays", "pydantic")
@@ -38,11 +40,12 @@ def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE, eng
     migrate(engine)
     notify = NotifyActivities(outbox, engine)
     read_model = ReadModelActivities(engine)
+    archive = ArchiveActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[notify.notify, read_model.project_claim],
+        activities=[notify.notify, read_model.project_claim, archive.archive_closed_claims],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=SANDBOX,
     )

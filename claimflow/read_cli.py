@@ -1,4 +1,4 @@
-"""`claims list` and `claims reindex`: the read model from the command line."""
+"""`claims list`, `reindex` and `archive`, and the read-model side of `open` and `show`."""
 
 import asyncio
 import json
@@ -9,18 +9,59 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from claimflow.claim_lists import ClaimFilter, list_claims, reindex, wipe
+from sqlmodel import Session, select
+
+from claimflow.archive import archive_closed_claims, archived_claims, archived_view
+from claimflow.claim_lists import ClaimFilter, list_claims, reindex
 from claimflow.console import cli_errors, out
 from claimflow.db import engine_for, migrate
 from claimflow.settings import load_settings
 from claimflow.temporal import connect
+from models.claim import ClaimView
 from models.enums import ClaimState
+from models.read_model import ClaimArchiveRow, ClaimRow
 
 
-def _engine():
+def read_model():
+    """The read model's engine (DATABASE_URL), migrated to the newest schema."""
     engine = engine_for(load_settings().database_url)
     migrate(engine)
     return engine
+
+
+
+def claim_number_taken(engine, number: str) -> str | None:
+    """Where `number` is held already ("in the archive", "in the read model"), or None."""
+    with Session(engine) as session:
+        if session.exec(select(ClaimArchiveRow.run_id).where(ClaimArchiveRow.claim_number == number)).first():
+            return "in the archive of closed claims"
+        if session.exec(select(ClaimRow.claim_key).where(ClaimRow.claim_number == number)).first():
+            return "in the read model"
+    return None
+
+
+def show_archived(number: str, as_json: bool, print_view) -> bool:
+    """`claims show` for a claim Temporal no longer knows: its archived final view. False
+    when the archive does not hold it either."""
+    rows = archived_claims(read_model(), number)
+    if not rows:
+        return False
+    row = rows[0]
+    closed = row.close_time.strftime("%Y-%m-%d %H:%M UTC")
+    view: ClaimView | None = archived_view(row)
+    if as_json:
+        print(row.final_view_json or "null")
+        return True
+    out.print(
+        f"{number}: from the archive, closed {closed} ({row.close_status}); Temporal no longer keeps its workflow",
+        highlight=False, markup=False,
+    )  # fmt: skip
+    if view is None:
+        out.print("its final view could not be read when it was archived; its history is archived "
+                  f"(sha256 {row.history_sha256})", highlight=False, markup=False)  # fmt: skip
+    else:
+        print_view(view, view.as_of)
+    return True
 
 
 def _left(moment: datetime | None, now: datetime) -> str:
@@ -43,7 +84,7 @@ def list_command(
     where = ClaimFilter(
         state=state.value if state else None, policy=policy, overdue=overdue or None, escalated=escalated or None
     )
-    rows = list_claims(_engine(), where, limit)
+    rows = list_claims(read_model(), where, limit)
     if as_json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return
@@ -61,20 +102,53 @@ def list_command(
 
 @cli_errors
 def reindex_command(
-    keep: Annotated[bool, typer.Option("--keep", help="Do not empty the read model first.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", hidden=True, help="Kept for old scripts: nothing is emptied.")] = False,
     where: Annotated[
         str | None, typer.Option(help='Only claims matching this visibility query, e.g. ClaimPolicy = "konjump".')
     ] = None,
 ) -> None:
-    """Rebuild the read model from Temporal alone (a worker must be running to answer queries)."""
-    engine = _engine()
+    """Bring the read model up to date from Temporal and the archive; never deletes a row.
+
+    A worker must be running to answer the claims' queries; a claim that does not answer
+    keeps the rows it had (and is listed)."""
+    engine = read_model()
 
     async def run():
         return await reindex(await connect(load_settings()), engine, where)
 
-    if not keep:
-        wipe(engine)
     report = asyncio.run(run())
-    out.print(f"reindexed {report.claims} claims from Temporal", highlight=False)
+    noun = "claim" if report.claims == 1 else "claims"
+    message = f"reindexed {report.claims} {noun} from Temporal"
+    if report.from_archive:
+        message += f" and {report.from_archive} from the archive"
+    out.print(message, highlight=False)
     if report.unreadable:
-        out.print(f"not answering (no worker, or failed before opening): {', '.join(report.unreadable)}", markup=False)
+        out.print(
+            f"not readable, their rows left as they were: {', '.join(report.unreadable)}", markup=False, highlight=False
+        )
+
+
+@cli_errors
+def archive_command(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Look at every closed claim, not only those closed since the last pass.")
+    ] = False,
+) -> None:
+    """Archive closed claims now (history, sha256, final view) into the read-model database.
+
+    The archive Schedule does the same every CLAIMFLOW_ARCHIVE_EVERY_MINUTES; a worker
+    must be running for the final view of a claim that did not complete."""
+    engine = read_model()
+
+    async def run():
+        return await archive_closed_claims(await connect(load_settings()), engine, everything=everything)
+
+    report = asyncio.run(run())
+    out.print(
+        f"archived {report.archived} closed claim{'' if report.archived == 1 else 's'} "
+        f"({report.already} archived before)", highlight=False,
+    )  # fmt: skip
+    if report.no_view:
+        out.print(f"archived without a final view (no worker answered): {', '.join(report.no_view)}", markup=False)
+    if report.failed:
+        out.print(f"not archived (history unreadable), tried again next pass: {', '.join(report.failed)}", markup=False)

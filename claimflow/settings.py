@@ -11,6 +11,12 @@
 | DATABASE_URL | sqlite:///{data_dir}/claims.db | SQLAlchemy URL of the read model |
 | CLAIMFLOW_DATA_DIR | $XDG_DATA_HOME/claimflow | dev server database, outbox, logs, default read model |
 | CLAIMFLOW_POLICY_DIR | policies/ of the repository | the policy files |
+| CLAIMFLOW_RETENTION_DAYS | 730 | how long the namespace keeps a closed claim's history (set by `claims up`/`setup`) |
+| CLAIMFLOW_ARCHIVE_EVERY_MINUTES | 10 | how often closed claims are archived into `claim_archive` (a Temporal Schedule) |
+
+The retention default, 730 days, is the longest claim (a year of warranty and repairs) plus
+a year for audits; each closed claim is also archived (history, sha256, final view) in the
+read-model database, where retention does not reach.
 
 Any of the TLS variables, or an API key, turns TLS on. An empty variable counts as unset.
 Reading never fails: what cannot be read is kept in `problems`, and `claimflow.temporal.connect`
@@ -41,6 +47,8 @@ class Settings:
     temporal_tls_key: Path | None = None
     temporal_tls_ca: Path | None = None
     temporal_api_key: str | None = field(default=None, repr=False)
+    retention_days: int = 730  # CLAIMFLOW_RETENTION_DAYS: the longest claim plus an audit year
+    archive_every_minutes: int = 10  # CLAIMFLOW_ARCHIVE_EVERY_MINUTES
     problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
 
     def __post_init__(self) -> None:
@@ -87,6 +95,16 @@ def _path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _positive_int(name: str, default: int, problems: list[str], at_most: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= at_most:
+        problems.append(f"{name} must be a whole number from 1 to {at_most}, not {raw!r}")
+        return default
+    return int(raw)
+
+
 def load_settings() -> Settings:
     data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
     data_dir = Path(_env("CLAIMFLOW_DATA_DIR") or data_home / "claimflow").expanduser().absolute()
@@ -110,5 +128,7 @@ def load_settings() -> Settings:
         temporal_tls_key=_path("TEMPORAL_TLS_KEY"),
         temporal_tls_ca=_path("TEMPORAL_TLS_CA"),
         temporal_api_key=_env("TEMPORAL_API_KEY"),
+        retention_days=_positive_int("CLAIMFLOW_RETENTION_DAYS", 730, problems, at_most=36500),
+        archive_every_minutes=_positive_int("CLAIMFLOW_ARCHIVE_EVERY_MINUTES", 10, problems, at_most=7 * 24 * 60),
         problems=tuple(problems),
     )

@@ -1,12 +1,17 @@
 """Connecting to Temporal with the data converter every claimflow process must share,
-and registering claimflow's search attributes on a namespace."""
+registering claimflow's search attributes on a namespace, and setting its retention."""
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from google.protobuf.duration_pb2 import Duration
+
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
@@ -172,3 +177,38 @@ async def register_search_attributes(client: Client, namespace: str) -> list[Sea
             ) from None
         raise
     return [SearchAttributeStatus(name, _type_name(t), name in missing) for name, t in wanted.items()]
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+class RetentionRefused(TemporalUnreachable):
+    """The namespace would not take the configured retention; the message says what to do."""
+
+
+async def namespace_retention(client: Client, namespace: str) -> timedelta:
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+async def set_retention(client: Client, namespace: str, days: int) -> bool:
+    """Make `namespace` keep closed workflows for `days` days (the operator's UpdateNamespace).
+    False when it already did. Raises RetentionRefused when the server will not."""
+    wanted = timedelta(days=days)
+    try:
+        if await namespace_retention(client, namespace) == wanted:
+            return False
+        ttl = Duration()
+        ttl.FromTimedelta(wanted)
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(namespace=namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl))
+        )
+    except RPCError as err:
+        if err.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.INVALID_ARGUMENT):
+            raise RetentionRefused(
+                f"Temporal would not set the retention of namespace {namespace} to {days} days ({err.message}); "
+                "set CLAIMFLOW_RETENTION_DAYS to what the server allows (Temporal Cloud: at most 90 days, set in "
+                "the Cloud UI or with `tcld namespace retention set`) — closed claims are archived either way"
+            ) from None
+        raise
+    return True

@@ -32,7 +32,8 @@ import starter
 from claimflow.binaries import temporal_cli
 from claimflow.claims import claim_input, open_claim, view
 from claimflow.settings import REPO_ROOT, load_settings
-from claimflow.temporal import TemporalUnreachable, connect
+from claimflow.archive import ARCHIVE_SCHEDULE_ID
+from claimflow.temporal import TemporalUnreachable, connect, namespace_retention
 from models.calendar import local_today
 from tests.conftest import intake
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -188,7 +189,12 @@ async def test_up_registers_search_attributes_on_an_older_database(stack, tmp_pa
 
     banner = stack.start()
     assert "search attributes    ClaimState (Keyword), ClaimPolicy (Keyword), ClaimOverdue (Bool)" in banner
-    await assert_claim_attributes_registered(await connect(load_settings()))
+    assert "retention            730 days; closed claims archived every 10 minutes" in banner
+    client = await connect(load_settings())
+    await assert_claim_attributes_registered(client)
+    assert await namespace_retention(client, "default") == timedelta(days=730)  # start-dev's own default is 1 day
+    schedule = await client.get_schedule_handle(ARCHIVE_SCHEDULE_ID).describe()
+    assert [i.every for i in schedule.schedule.spec.intervals] == [timedelta(minutes=10)]
     assert stack.interrupt()[0] == 0
 
 
@@ -239,6 +245,38 @@ async def test_setup_registers_the_search_attributes_once(bare_server):
     assert again.exit_code == 0, again.output
     assert again.output.count(": already registered") == len(SEARCH_ATTRIBUTES)
     await assert_claim_attributes_registered(bare_server)
+
+
+async def test_setup_sets_the_retention_and_the_archive_schedule(bare_server, monkeypatch):
+    assert await namespace_retention(bare_server, "default") != timedelta(days=400)
+    monkeypatch.setenv("CLAIMFLOW_RETENTION_DAYS", "400")
+    monkeypatch.setenv("CLAIMFLOW_ARCHIVE_EVERY_MINUTES", "7")
+    first = await setup()
+    assert first.exit_code == 0, first.output
+    assert "retention of closed claims: 400 days (set)" in first.output
+    assert "archive of closed claims: every 7 minutes (schedule created)" in first.output
+    assert await namespace_retention(bare_server, "default") == timedelta(days=400)
+    schedule = await bare_server.get_schedule_handle(ARCHIVE_SCHEDULE_ID).describe()
+    assert [i.every for i in schedule.schedule.spec.intervals] == [timedelta(minutes=7)]
+    assert (schedule.schedule.action.workflow, schedule.schedule.action.task_queue) == ("ClaimArchiver", "claims")
+
+    monkeypatch.delenv("CLAIMFLOW_RETENTION_DAYS")
+    monkeypatch.delenv("CLAIMFLOW_ARCHIVE_EVERY_MINUTES")
+    again = await setup()
+    assert "retention of closed claims: 730 days (set)" in again.output, again.output
+    assert "every 10 minutes (schedule updated)" in again.output
+    assert await namespace_retention(bare_server, "default") == timedelta(days=730)
+    assert "730 days (already set)" in (await setup()).output
+
+
+@pytest.mark.parametrize("variable", ["CLAIMFLOW_RETENTION_DAYS", "CLAIMFLOW_ARCHIVE_EVERY_MINUTES"])
+@pytest.mark.parametrize("value", ["two years", "0", "-5", "99999999"])
+async def test_a_bad_retention_or_archive_interval_is_one_clear_line(bare_server, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    refused = await setup()
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1, refused.output
+    assert f"error: {variable} must be a whole number from 1 to" in refused.output and repr(value) in refused.output
+    assert await namespace_retention(bare_server, "default") != timedelta(days=730)  # nothing done
 
 
 async def test_setup_refuses_an_attribute_of_another_type(bare_server):
