@@ -112,9 +112,12 @@ async def test_list_and_reindex(cli):
     table = await cli("list", "--policy", "changkong")
     assert f"{prefix}-1" in table.output and f"{prefix}-2" in table.output and "2 claims" in table.output
 
-    rebuilt = await cli("reindex", "--where", f'WorkflowId STARTS_WITH "{prefix}"')  # empties, then rebuilds
-    assert rebuilt.exit_code == 0 and "reindexed 2 claims" in rebuilt.output
+    rebuilt = await cli("reindex", "--where", f'WorkflowId STARTS_WITH "{prefix}"')  # upserts, deletes nothing
+    assert rebuilt.exit_code == 0 and "reindexed 2 claims from Temporal" in rebuilt.output
     assert await listed() == {f"{prefix}-1": "awaiting_parcel", f"{prefix}-2": "inspecting"}
+    refused = await cli("reindex", "--where", "ClaimPolicy = = 'x'")
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1, refused.output
+    assert "error: --where \"ClaimPolicy = = 'x'\" is not a visibility query Temporal accepts" in refused.output
 
 
 async def test_a_bad_database_url_is_one_clear_line(cli, monkeypatch):

@@ -5,10 +5,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 from sqlmodel import Session, func, select
 
 from activities.read_model import ReadModelActivities
-from claimflow.claim_lists import ClaimFilter, list_claims, reindex, wipe
+from claimflow.claim_lists import ClaimFilter, list_claims, reindex
 from claimflow.db import engine_for, migrate
 from models.actions import ApproveQuote, CancelClaim, ReceiveParcel, RecordInspection
 from models.claim import snapshot_of
@@ -174,7 +175,7 @@ async def test_reindex_rebuilds_the_same_rows_from_temporal(dev_env, tmp_path, c
             return sorted(rows, key=lambda r: r["claim_number"]), sorted(events, key=lambda e: (e["claim_number"], e["seq"]))
 
         before = dump()
-        wipe(engine)
+        empty(engine)  # the read model was lost
         assert dump() == ([], [])
         report = await reindex(claims.client, engine, where=f'TaskQueue = "{claims.task_queue}"')
         assert report.claims == 3 and report.unreadable == []
@@ -187,6 +188,12 @@ async def test_reindex_rebuilds_the_same_rows_from_temporal(dev_env, tmp_path, c
         ]
         assert changed == []
         assert after == before
+
+
+def empty(engine) -> None:
+    with Session(engine) as session, session.begin():
+        for table in (NotificationRow, EscalationRow, ClaimEventRow, ClaimRow):
+            session.exec(delete(table))
 
 
 def test_migrating_again_is_harmless_and_waits_for_another_migration(database_url):
@@ -215,3 +222,24 @@ def test_migrating_again_is_harmless_and_waits_for_another_migration(database_ur
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(ClaimRow)).one() == 0
     engine.dispose()
+
+
+async def test_reindex_checks_where_first_and_never_drops_what_it_cannot_read(dev_env, tmp_path, changkong, engine):
+    """A --where Temporal refuses stops reindex before it writes anything; a claim that
+    does not answer (no worker on its task queue) keeps its rows and is reported."""
+    from claimflow.claim_lists import BadQuery
+
+    async with claims_on(dev_env, tmp_path, engine) as claims:
+        h = await claims.open(changkong, bought_days_ago=200)
+        await claims.do(h, ReceiveParcel(by="amy"))
+        kept = await projected(claims, engine, h)
+        task_queue = claims.task_queue
+        await claims.settle(h)
+    # the worker is gone (and the claim was terminated): it cannot answer its query any more
+    with pytest.raises(BadQuery, match="is not a visibility query Temporal accepts"):
+        await reindex(dev_env.client, engine, where="ClaimPolicy = = 'x'")
+    report = await reindex(dev_env.client, engine, where=f'TaskQueue = "{task_queue}"',
+                           query_timeout=timedelta(seconds=1))  # fmt: skip
+    assert (report.claims, report.unreadable) == (0, [h.id])
+    assert row(engine, h.id) == kept
+    assert count(engine, ClaimEventRow, h.id) == kept.version
