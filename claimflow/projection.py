@@ -95,7 +95,8 @@ def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
     if events:
         session.execute(insert_ignoring_existing(session, EVENTS), events)
     escalations = [
-        {"claim_key": key, "deadline": e.deadline.value, "cycle": e.cycle, "step": e.step, "claim_number": number,
+        {"claim_key": key, "deadline": e.deadline.value, "cycle": e.cycle, "step": e.step,
+         "extension": e.extension, "claim_number": number,
          "level": e.level.value, "notify": e.notify, "at": e.at}  # fmt: skip
         for e in snapshot.escalations
     ]

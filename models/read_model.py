@@ -70,6 +70,7 @@ class EscalationRow(SQLModel, table=True):
     deadline: str = Field(primary_key=True)
     cycle: int = Field(primary_key=True)
     step: int = Field(primary_key=True)
+    extension: int = Field(default=0, primary_key=True)  # a step fires again after the deadline is extended
     claim_number: str = Field(index=True)
     level: str = Field(index=True)
     notify: str

@@ -6,6 +6,9 @@ its old workflow was deleted merged into the old claim's rows. They are now keye
 claim number as key: the projection re-keys such a row to the run id when a snapshot of
 the same claim (same number, same opening time) carries one.
 
+Escalations get `extension` in their key: a step may fire again after its deadline was
+extended.
+
 Notifications get `delivered_at`; rows already there were appended to the outbox before
 they were recorded, so they count as delivered at their own time.
 
@@ -81,13 +84,14 @@ def upgrade() -> None:
         sa.Column("deadline", STR(), nullable=False),
         sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("extension", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("claim_number", STR(), nullable=False),
         sa.Column("level", STR(), nullable=False),
         sa.Column("notify", STR(), nullable=False),
         sa.Column("at", TIME(), nullable=False),
         sa.ForeignKeyConstraint(["claim_key"], ["claims_keyed.claim_key"], onupdate="CASCADE",
                                 name="escalations_claim_key_fkey"),  # fmt: skip
-        sa.PrimaryKeyConstraint("claim_key", "deadline", "cycle", "step", name="escalations_keyed_pkey"),
+        sa.PrimaryKeyConstraint("claim_key", "deadline", "cycle", "step", "extension", name="escalations_keyed_pkey"),
     )
     op.execute(
         "INSERT INTO escalations_keyed (claim_key, deadline, cycle, step, claim_number, level, notify, at) "
