@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from models.claim import DeadlineStatus
 from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Role
 from models.policy import DeadlineRule, EscalationStep, Policy
 
@@ -292,5 +293,17 @@ def expiry_state(spec: DeadlineSpec, state: ClaimState) -> ClaimState | None:
     return spec.expires_to if state in spec.moves_claim_from else None
 
 
-def closed_at_text(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def state_at(
+    table: list[DeadlineSpec], state: ClaimState, deadlines: list[DeadlineStatus], now: datetime
+) -> tuple[ClaimState, DeadlineStatus | None]:
+    """The state a claim in `state` is in at `now` once its due expiries are applied, and
+    the deadline whose expiry moved it last (None: none did). Validators may not change
+    the claim, so they look ahead with this."""
+    closing = None
+    for deadline in sorted(deadlines, key=lambda d: d.due_at):
+        if deadline.cleared or deadline.paused or deadline.due_passed or deadline.due_at > now:
+            continue
+        target = expiry_state(spec_for(table, deadline.kind), state)
+        if target is not None:
+            state, closing = target, deadline
+    return state, closing

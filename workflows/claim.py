@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from models import rules
@@ -75,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         deadline_table,
         expiry_state,
         spec_for,
+        state_at,
         transition,
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
@@ -92,7 +93,7 @@ S = ClaimState
 # within it is recorded in the timeline and escalated to the supervisor, and retried.
 LOCAL_PROJECTION_BOUND = timedelta(seconds=5)
 DELIVERY_BOUND = timedelta(hours=2)
-DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 
 
@@ -732,18 +733,6 @@ class ClaimWorkflow:
         if target is not None:
             self._move(target)
 
-    def _closed_by_time(self) -> tuple[ClaimState, DeadlineStatus | None]:
-        """The state the claim is in once what is due now is applied, and the deadline
-        whose expiry moved it (validators may not change state, so they look ahead)."""
-        now, state, closing = workflow.now(), self._state, None
-        for deadline in sorted(self._deadlines, key=lambda d: d.due_at):
-            if deadline.cleared or deadline.paused or deadline.due_passed or deadline.due_at > now:
-                continue
-            target = expiry_state(spec_for(self._table, deadline.kind), state)
-            if target is not None:
-                state, closing = target, deadline
-        return state, closing
-
     def _escalate(self, deadline: DeadlineStatus, index: int, now: datetime) -> None:
         step = self._ladder(deadline)[index]
         deadline.steps_fired = index + 1
@@ -840,7 +829,7 @@ class ClaimWorkflow:
                         retry_policy=DELIVERY_RETRY,
                         summary="project into the read model (catching up)",
                     )
-            except ActivityError as err:
+            except FailureError as err:  # a local activity raises its failure itself, not an ActivityError
                 if behind_since is None:
                     behind_since = workflow.now()
                     self._log("delivery", f"read model not updated ({_cause(err)}); retrying until it is back")
@@ -866,7 +855,7 @@ class ClaimWorkflow:
                     retry_policy=DELIVERY_RETRY,
                     summary=f"notify {notification.role}",
                 )
-            except ActivityError as err:
+            except FailureError as err:
                 self._outbox.append(self._outbox.pop(0))  # the others are not held up behind it
                 if notification.key not in failed:
                     failed.add(notification.key)
@@ -917,18 +906,35 @@ class ClaimWorkflow:
 
     def _check(self, action: str) -> None:
         """Refuse an action that does not fit the claim as it stands at workflow.now()."""
-        state, closing = self._closed_by_time()
+        state, closing = state_at(self._table, self._state, self._deadlines, workflow.now())
         why = refusal(action, state, self._escalated_kinds(), bool(self._extendable()))
         if why is None:
             return
-        if closing is not None and refusal(action, self._state, self._escalated_kinds()) is None:
+        closing = closing or self._expired_into(state)
+        if closing is not None:
             spec = spec_for(self._table, closing.kind)
-            raise ApplicationError(
-                f"{action} refused: the {closing.kind.value} deadline passed at "
-                f"{closing.due_at:%Y-%m-%d %H:%M} UTC; {spec.after_expiry}",
-                type="DeadlinePassed",
-            )
+            if self._allowed_before(action, spec):
+                raise ApplicationError(
+                    f"{action} refused: the {closing.kind.value} deadline passed at "
+                    f"{closing.due_at:%Y-%m-%d %H:%M} UTC; {spec.after_expiry}",
+                    type="DeadlinePassed",
+                )
         raise ApplicationError(why, type="ActionRefused")
+
+    def _expired_into(self, state: ClaimState) -> DeadlineStatus | None:
+        """The passed deadline whose expiry moved the claim into `state`, if one did."""
+        return next(
+            (
+                d
+                for d in reversed(self._deadlines)
+                if not d.cleared and d.due_passed and spec_for(self._table, d.kind).expires_to is state
+            ),
+            None,
+        )
+
+    def _allowed_before(self, action: str, spec: DeadlineSpec) -> bool:
+        """Whether `action` fitted the claim before `spec`'s expiry moved it."""
+        return any(refusal(action, before, set()) is None for before in spec.moves_claim_from)
 
     def _escalated(self) -> list[DeadlineStatus]:
         """Deadlines whose ladder started and can still climb: someone may acknowledge them."""
@@ -977,6 +983,6 @@ def _span(delta: timedelta) -> str:
     return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"
 
 
-def _cause(err: ActivityError) -> str:
+def _cause(err: FailureError) -> str:
     cause = err.cause if err.cause is not None else err
     return str(cause)[:200] or type(cause).__name__
