@@ -46,7 +46,7 @@ from claimflow.temporal import (
     set_retention,
 )
 from models.actions import ACTIONS
-from models.calendar import local_today
+from claimflow.calendars import local_today
 from models.claim import ClaimIntake, ClaimView
 from models.enums import ClaimKind
 

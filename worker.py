@@ -26,9 +26,11 @@ from workflows.claim import ClaimWorkflow
 from workflows.claim_v1 import ClaimWorkflowV1
 
 WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1, ArchiverWorkflow]  # the frozen first engine replays older claims
-# Pure, deterministic libraries the workflow code uses: share them instead of re-importing.
+# Pure, deterministic modules the workflow code uses: shared instead of re-imported in each
+# sandbox. models/ may be passed through because nothing in it reads a clock, a file or the
+# environment (tests/test_purity.py walks it); the holidays library is not (it reads files).
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "holidays", "pydantic")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "pydantic", "dateutil")
 )
 
 

@@ -14,7 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from claimflow.settings import TASK_QUEUE
 from models import rules
 from models.actions import ACTION_NAMES, AgentAction
-from models.calendar import work_calendar
+from claimflow.calendars import work_calendar
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
 from models.policy import Policy
 from workflows.claim import ClaimWorkflow

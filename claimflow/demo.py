@@ -59,7 +59,7 @@ from models.actions import (
     SendQuote,
     ShipBack,
 )
-from models.calendar import local_today
+from claimflow.calendars import local_today
 from models.claim import ClaimIntake
 from models.enums import ClaimKind, ClaimState, Fault
 from models.policy import Policy

@@ -1,24 +1,19 @@
 """Day arithmetic for deadlines: natural days and working days, in a policy's time zone.
 
-All functions are pure: "now" is always passed in. `local_today` is the one place that
-reads the wall clock, for clients (CLI, web) only; workflows pass `workflow.now()`.
+All functions are pure: "now" is always passed in (workflows pass `workflow.now()`), and
+nothing here reads a clock or a file. Clients read the wall clock and the holidays data in
+claimflow/calendars.py.
 """
 
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import holidays
 from pydantic import BaseModel, ConfigDict
 
 
 def local_date(moment: datetime, tz: str) -> date:
     """The calendar date of `moment` in time zone `tz`."""
     return moment.astimezone(ZoneInfo(tz)).date()
-
-
-def local_today(tz: str) -> date:
-    """Today's date in `tz` by the wall clock. Never call this from workflow code."""
-    return local_date(datetime.now(timezone.utc), tz)
 
 
 def start_of_day(day: date, tz: str) -> datetime:
@@ -44,7 +39,7 @@ class WorkCalendar(BaseModel):
     """Which days are working days: Monday to Friday, less public holidays, plus weekend
     days declared working days (China moves working days onto weekends around holidays).
 
-    Clients build it with `work_calendar` when a claim opens, and it is snapshotted into
+    Clients build it with `claimflow.calendars.work_calendar` when a claim opens, and it is snapshotted into
     the workflow input: the holidays library reads data files (not allowed in workflow
     code), and a later upgrade of it must not move the deadlines of a claim already open.
     """
@@ -58,18 +53,6 @@ class WorkCalendar(BaseModel):
         if day in self.weekend_workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays
-
-
-def work_calendar(country: str | None, first_year: int, years: int = 3) -> WorkCalendar:
-    """The working-day calendar of `country` for `years` years from `first_year`."""
-    if country is None:
-        return WorkCalendar()
-    span = range(first_year, first_year + years)
-    official = holidays.country_holidays(country, years=span)
-    return WorkCalendar(
-        holidays=frozenset(official.keys()),
-        weekend_workdays=frozenset(d for d in official.weekend_workdays if d.year in span),
-    )
 
 
 def add_working_days(start: date, days: int, calendar: WorkCalendar) -> date:

@@ -12,10 +12,9 @@ from models.calendar import (
     end_of_working_days,
     WorkCalendar,
     local_date,
-    local_today,
     start_of_day,
-    work_calendar,
 )
+from claimflow.calendars import local_today, work_calendar
 from models.claim import DeadlineStatus
 from models.deadlines import DueEvent, due_at, due_events, has_pending_steps, next_event_at
 from models.enums import DeadlineKind

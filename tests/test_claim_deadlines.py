@@ -17,7 +17,8 @@ from models.actions import (
     RecordQualityCheck,
     SendQuote,
 )
-from models.calendar import end_of_natural_days, local_date, work_calendar
+from claimflow.calendars import work_calendar
+from models.calendar import end_of_natural_days, local_date
 from models.enums import ClaimState as S
 from tests.conftest import intake
 from tests.test_claim_lifecycle import QUOTE, decision, quoted_paid_repair

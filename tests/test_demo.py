@@ -23,7 +23,7 @@ from claimflow.demo import (
 )
 from claimflow.policy_files import load_policy, policy_names
 from claimflow.settings import REPO_ROOT
-from models.calendar import local_today
+from claimflow.calendars import local_today
 from models.claim import ClaimIntake
 from worker import build_worker
 

@@ -34,7 +34,7 @@ from claimflow.claims import claim_input, open_claim, view
 from claimflow.settings import REPO_ROOT, load_settings
 from claimflow.archive import ARCHIVE_SCHEDULE_ID
 from claimflow.temporal import TemporalUnreachable, connect, namespace_retention
-from models.calendar import local_today
+from claimflow.calendars import local_today
 from tests.conftest import intake
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 

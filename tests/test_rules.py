@@ -1,6 +1,6 @@
 """The pure decision functions of models/rules.py, run against the Changkong policy.
 
-"Today" always comes from `models.calendar.local_today(policy.timezone)` under freezegun,
+"Today" always comes from `claimflow.calendars.local_today(policy.timezone)` under freezegun,
 the way a client obtains it; the decision functions themselves get it as an argument.
 """
 
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from models.calendar import local_today
+from claimflow.calendars import local_today
 from models.claim import ClaimIntake, Decision, InspectionFindings
 from models.enums import Fault, Party, Remedy
 from models.policy import FreightCondition, FreightRule, Policy

@@ -4,7 +4,7 @@ exclusion, every freight rule, the service channels and their fees.
 
 Expected outcomes and clause ids are written out here from the seeds, not read back from
 the policy files, so a change to a file that changes a decision fails a test. "Today"
-comes from `models.calendar.local_today(policy.timezone)` under freezegun, the way a
+comes from `claimflow.calendars.local_today(policy.timezone)` under freezegun, the way a
 client obtains it; the decision functions get it as an argument.
 """
 
@@ -20,7 +20,8 @@ from freezegun import freeze_time
 
 from claimflow.policy_files import load_policy, load_policy_file, policy_names
 from claimflow.settings import REPO_ROOT
-from models.calendar import WorkCalendar, local_today
+from claimflow.calendars import local_today
+from models.calendar import WorkCalendar
 from models.claim import InspectionFindings
 from models.deadlines import due_at
 from models.enums import DeadlineKind, EscalationLevel, Fault, Remedy
