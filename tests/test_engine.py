@@ -81,7 +81,9 @@ def _worker(env, task_queue: str, services: Outage, **options) -> Worker:
     )
 
 
-async def test_outage_of_twelve_days_stops_no_clock_and_deliveries_catch_up_once(env, tmp_path, changkong):
+async def test_outage_of_twelve_days_stops_no_clock_and_deliveries_catch_up_once(
+    env, tmp_path, changkong, record_history
+):
     engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
     migrate(engine)
     outbox = tmp_path / "outbox.jsonl"
@@ -122,6 +124,7 @@ async def test_outage_of_twelve_days_stops_no_clock_and_deliveries_catch_up_once
         ladder_keys = {f"{h.id}/shipping#1/{i}" for i in range(4)}
         assert ladder_keys <= set(keys)
         assert {k for k in keys if k.endswith("/undelivered")}, "the supervisor heard of the failed deliveries"
+        await record_history(h, "outage_caught_up")
         await claims.terminate_open_claims()
 
 
@@ -179,7 +182,7 @@ async def test_expired_claim_closes_after_the_reopen_window(claims, changkong):
     assert ended.outcome == "ended" and ended.clause_ids == ["CF-DL-REOPEN"]
 
 
-async def test_shanghai_sla_paused_while_the_customer_decides_and_cleared_on_refund(claims, shanghai):
+async def test_shanghai_sla_paused_while_the_customer_decides(claims, shanghai, record_history):
     h = await claims.open(shanghai, bought_days_ago=500)  # out of warranty: a quote
     await claims.do(h, ReceiveParcel(by="amy"))
     await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
@@ -202,6 +205,7 @@ async def test_shanghai_sla_paused_while_the_customer_decides_and_cleared_on_ref
     assert abs(left_after - left_before) < timedelta(minutes=1), (left_before, left_after)
     assert any("repair deadline paused" in e.summary for e in view.timeline)
     assert any("repair deadline resumed" in e.summary for e in view.timeline)
+    await record_history(h, "shanghai_sla_paused_for_approval")
 
 
 async def test_shanghai_refund_clears_the_sla(claims, shanghai):
@@ -218,7 +222,7 @@ async def test_shanghai_refund_clears_the_sla(claims, shanghai):
     await claims.do(h, RecordRefund(by="amy", amount=Decimal("10"), reference="R1"))
 
 
-async def test_supervisor_extends_an_overdue_deadline(claims, changkong):
+async def test_supervisor_extends_an_overdue_deadline(claims, changkong, record_history):
     h = await claims.open(changkong)
     await claims.do(h, ReceiveParcel(by="amy"))
     inspection = (await claims.view(h)).open_deadlines[0]
@@ -240,6 +244,7 @@ async def test_supervisor_extends_an_overdue_deadline(claims, changkong):
     view = await claims.eventually(h, lambda v: ladder_of(v, "inspection") == ["agent", "supervisor", "agent"])
     keys = [n.key for n in claims.notifications()]
     assert f"{h.id}/inspection#1/0" in keys and f"{h.id}/inspection#1/0+1" in keys
+    await record_history(h, "inspection_extended")
 
 
 async def test_a_passed_expiry_cannot_be_extended_but_reopened(claims, changkong):
