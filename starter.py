@@ -235,10 +235,14 @@ def print_view(view: ClaimView, now: datetime) -> None:
             level = steps[-1].level.value if steps else "-"
             if d.acknowledged_by:
                 level += f" (ack {d.acknowledged_by})"
+            if d.paused_at is not None:  # the clock stopped: the time left when it did
+                left = f"{_time_left(d.due_at, d.paused_at)} (paused)"
+            else:
+                left = _time_left(d.due_at, now) + (f" (extended {d.extensions}x)" if d.extensions else "")
             table.add_row(
                 f"{d.kind.value} #{d.cycle}",
                 d.due_at.strftime("%Y-%m-%d %H:%M"),
-                _time_left(d.due_at, now),
+                left,
                 level,
                 ", ".join(d.clause_ids),
             )

@@ -33,6 +33,7 @@ from models.claim import ClaimSnapshot, Notification
 from models.enums import ClaimState as S
 from models.enums import DeadlineKind
 from models.read_model import ClaimRow
+from starter import _time_left, print_view
 from tests.conftest import POLICY_DIR, Claims, claims_on
 from tests.test_claim_deadlines import at_about, ladder_of
 from tests.test_claim_lifecycle import QUOTE, decision, quoted_paid_repair
@@ -182,7 +183,7 @@ async def test_expired_claim_closes_after_the_reopen_window(claims, changkong):
     assert ended.outcome == "ended" and ended.clause_ids == ["CF-DL-REOPEN"]
 
 
-async def test_shanghai_sla_paused_while_the_customer_decides(claims, shanghai, record_history):
+async def test_shanghai_sla_paused_while_the_customer_decides(claims, shanghai, record_history, capsys):
     h = await claims.open(shanghai, bought_days_ago=500)  # out of warranty: a quote
     await claims.do(h, ReceiveParcel(by="amy"))
     await claims.do(h, RecordInspection(by="tom", fault="quality_fault"))
@@ -198,6 +199,9 @@ async def test_shanghai_sla_paused_while_the_customer_decides(claims, shanghai, 
     await claims.sleep(days=5)  # the customer thinks for 5 days: no SLA escalation meanwhile
     view = await claims.view(h)
     assert not ladder_of(view, "repair") and view.state is S.AWAITING_APPROVAL
+    print_view(view, view.as_of)
+    shown = next(line for line in capsys.readouterr().out.splitlines() if "repair #1" in line)
+    assert f"{_time_left(sla.due_at, sla.paused_at)} (paused)" in shown
     await claims.do(h, ApproveQuote(by="amy"))
     view = await claims.view(h)
     sla = next(d for d in view.deadlines if d.kind == "repair" and not d.cleared)
