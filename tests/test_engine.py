@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.worker import Worker
 
 import pytest
@@ -258,3 +259,20 @@ async def test_a_passed_expiry_cannot_be_extended_but_reopened(claims, changkong
     await claims.eventually(h, lambda v: v.state is S.EXPIRED)
     refused = await claims.refusal(h, ExtendDeadline(by="sue", deadline="shipping", days=3, reason="late"))
     assert refused == "the shipping deadline cannot be extended now; extendable: reopen_window"
+
+
+async def test_operators_see_the_claim_in_temporal_without_personal_data(live_claims, changkong):
+    h = await live_claims.open(changkong)
+    await live_claims.do(h, ReceiveParcel(by="amy"))
+    described = await h.describe()
+    summary, details = await described.static_summary(), await described.static_details()
+    metadata = await h.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    current = metadata.current_details
+    assert summary == f"repair claim {h.id} · changkong · CK-200 controller"
+    assert f"**Claim** {h.id}" in details
+    assert current.startswith("**inspecting** · next deadline: inspection due ")
+    attributes = {key.name: value for key, value in described.typed_search_attributes if key.name != "BuildIds"}
+    assert attributes == {"ClaimPolicy": "changkong", "ClaimState": "inspecting", "ClaimOverdue": False}
+    shown = " ".join([summary, details, current, *map(str, attributes.values())])
+    for personal in ("Li Wei", "li.wei@example.com", "does not power on", "SN-0042"):
+        assert personal not in shown
