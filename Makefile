@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test histories clean
+.PHONY: install run test histories bench clean
 
 install: $(STAMP)
 
@@ -21,9 +21,16 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Re-record the workflow histories that the replay test replays (after a deliberate change).
+# Record the workflow histories that the replay test replays. Writes only histories that do
+# not exist yet (tests/histories/claim-NAME.json): recorded ones are never overwritten.
 histories: install
-	RECORD_HISTORIES=1 $(BIN)/python -m pytest tests/test_claim_lifecycle.py tests/test_claim_deadlines.py
+	RECORD_HISTORIES=1 $(BIN)/python -m pytest tests/test_claim_lifecycle.py tests/test_claim_deadlines.py \
+		tests/test_seed_workflows.py tests/test_engine.py tests/test_read_model.py
+
+# Benchmarks (not tests): each prints its figures and a ratio against a baseline measured in
+# the same run. Results and the machine they ran on: bench/README.md.
+bench: install
+	$(BIN)/python -m bench.events_per_claim
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
