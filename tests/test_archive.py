@@ -126,8 +126,14 @@ async def test_a_pass_archives_each_closed_claim_once_and_its_history_replays(se
 
         again = await archive_closed_claims(server.client, engine, everything=True)
         assert (again.archived, again.already) == (0, 2)
+        since_last = await archive_closed_claims(server.client, engine)  # CloseTime > the last pass, less the lag
+        assert (since_last.archived, since_last.already, since_last.failed) == (0, 2, [])
+        await claims.settle(running)
+        await running.terminate("duplicate")
+        await until_listed(server.client, 'ExecutionStatus != "Running"', 3)
+        assert (await archive_closed_claims(server.client, engine)).archived == 1
         with Session(engine) as session:
-            assert len(session.exec(select(ClaimArchiveRow)).all()) == 2
+            assert len(session.exec(select(ClaimArchiveRow)).all()) == 3
 
 
 async def test_a_tampered_history_does_not_verify(server, engine, tmp_path, changkong):
