@@ -175,7 +175,8 @@ def actions() -> None:
         fields = [
             f"{f}{'' if info.is_required() else '?'}" for f, info in model.model_fields.items() if f not in ("by", "note")
         ]
-        table.add_row(name, ", ".join(fields), (model.__doc__ or "").strip().splitlines()[0])
+        summary = next(iter((model.__doc__ or "").strip().splitlines()), "")
+        table.add_row(name, ", ".join(fields), summary)
     out.print(table)
 
 

@@ -125,3 +125,10 @@ async def test_a_bad_database_url_is_one_clear_line(cli, monkeypatch):
     result = await cli("list")
     assert result.exit_code == 1 and "cannot reach the read-model database" in result.output
     assert "secret" not in result.output and "Traceback" not in result.output
+
+
+def test_actions_lists_every_action_even_without_a_docstring():
+    result = CliRunner().invoke(app, ["actions"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name in ("receive_parcel", "record_refund", "reopen_claim", "extend_deadline"):
+        assert name in result.output
