@@ -1,4 +1,5 @@
-"""The claimflow worker: runs ClaimWorkflow and its activities on the `claims` task queue.
+"""The claimflow worker: runs the claim workflows, the archiver and their activities on the
+`claims` task queue.
 
 Run it with `python worker.py` (uses TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 CLAIMFLOW_DATA_DIR). Several workers may share the task queue.
@@ -15,13 +16,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from sqlalchemy import Engine
 
+from activities.archive import ArchiveActivities
 from activities.notify import NotifyActivities
 from activities.read_model import ReadModelActivities
-from claimflow.archive import ArchiveActivities
-from claimflow.archiver_workflow import ArchiverWorkflow
 from claimflow.db import engine_for, migrate
 from claimflow.settings import TASK_QUEUE, load_settings
 from claimflow.temporal import TemporalUnreachable, connect
+from workflows.archiver import ArchiverWorkflow
 from workflows.claim import ClaimWorkflow
 from workflows.claim_v1 import ClaimWorkflowV1
 

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
-from temporalio import activity
 from temporalio.client import (
     Client,
     Schedule,
@@ -36,11 +35,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from claimflow.archiver_workflow import ARCHIVE_ACTIVITY, ARCHIVE_SCHEDULE_ID, ArchiverWorkflow
 from claimflow.projection import insert_ignoring_existing
 from claimflow.settings import TASK_QUEUE
 from models.claim import ClaimView
 from models.read_model import ArchiveProgressRow, ClaimArchiveRow
+from workflows.archiver import ARCHIVE_SCHEDULE_ID, ArchiverWorkflow
 from workflows.names import claim_types_query
 
 ARCHIVE = ClaimArchiveRow.__table__
@@ -165,19 +164,6 @@ async def archive_closed_claims(
     if not report.failed and where is None:
         await asyncio.to_thread(_set_listed_until, engine, pass_started)
     return report
-
-
-class ArchiveActivities:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    @activity.defn(name=ARCHIVE_ACTIVITY)
-    async def archive_closed_claims(self) -> int:
-        """One archiving pass with the worker's client; how many claims it archived."""
-        report = await archive_closed_claims(activity.client(), self.engine, heartbeat=activity.heartbeat)
-        if report.failed:
-            activity.logger.warning("could not archive (history unreadable): %s", ", ".join(report.failed))
-        return report.archived
 
 
 async def ensure_archive_schedule(client: Client, every: timedelta, task_queue: str = TASK_QUEUE) -> str:

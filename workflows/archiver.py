@@ -2,8 +2,7 @@
 pass, run as the `archive_closed_claims` activity (claimflow/archive.py).
 
 Deterministic and tiny; it imports nothing but temporalio, so the worker's sandbox loads
-it cheaply. (It lives here rather than in workflows/ only while workflows/ is being
-rewritten; moving it keeps its type name, ClaimArchiver.)
+it cheaply.
 """
 
 from datetime import timedelta
