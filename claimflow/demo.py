@@ -608,10 +608,10 @@ def plan_claim(
     number = f"{prefix}-{abbreviation(policy.name)}-{n:05d}"
     intake = _intake(ctx, plan, number)
     if plan.covered is not None and plan.kind is ClaimKind.REPAIR:
-        outcome = rules.warranty_status(policy, intake, today).outcome
-        if (outcome == rules.COVERED) != plan.covered:
+        warranty = rules.warranty_status(policy, intake, today)
+        if warranty.covered != plan.covered:
             planned = "in" if plan.covered else "out of"
-            raise DemoError(f"{number} ({stage.name}): planned {planned} warranty, the policy says {outcome}")
+            raise DemoError(f"{number} ({stage.name}): planned {planned} warranty, the policy says {warranty.outcome}")
     return DemoClaim(number, policy.name, stage.name, intake, plan.actions, stage.target)
 
 

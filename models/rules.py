@@ -174,7 +174,7 @@ def in_post_repair_window(on: date, post_repair_until: date | None) -> bool:
 def is_covered(warranty: Decision, on: date, post_repair_until: date | None) -> bool:
     """The one definition of "covered": the warranty decision said so, or the fault was
     reported inside the window after a paid repair."""
-    return warranty.outcome == COVERED or in_post_repair_window(on, post_repair_until)
+    return bool(warranty.covered) or in_post_repair_window(on, post_repair_until)
 
 
 FREE_REMEDIES = frozenset({Remedy.FREE_REPAIR, Remedy.REPLACEMENT, Remedy.REFUND})
