@@ -183,6 +183,8 @@ class ClaimView(Model):
     state: ClaimState
     remedy: Remedy | None
     product: Product | None = None
+    customer: Customer | None = None  # (None in views of the first engine)
+    fault_description: str | None = None  # as the customer reported it at opening
     channel: str = "return_repair"
     timezone: str = "UTC"  # the policy's, in which its days and service hours are counted
     service_hours: ServiceHours | None = None

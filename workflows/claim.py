@@ -173,6 +173,8 @@ class ClaimWorkflow:
             state=self._state,
             remedy=self._remedy,
             product=self._intake.product,
+            customer=self._intake.customer,
+            fault_description=self._intake.fault_description,
             channel=self._channel,
             timezone=self._policy.timezone,
             service_hours=self._policy.service_hours,
