@@ -5,11 +5,13 @@ the web UI and the workflow share one list. `allowed_actions` is the one place t
 which action fits which state.
 """
 
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from models.claim import FeeLine, InspectionFindings, Model, Money, Text
+from models.claim import FeeLine, InspectionFindings, Model, Money, Name, Note, Text
+from models.limits import LIST_MAX
 from models.enums import ClaimState, DeadlineKind
 
 S = ClaimState
@@ -18,15 +20,15 @@ S = ClaimState
 class AgentAction(Model):
     """Every action says who did it and may carry a free-text note."""
 
-    by: Text
-    note: str = ""
+    by: Name
+    note: Note = ""
 
 
 class RecordCustomerShipment(AgentAction):
     """The customer has sent the parcel: the shipping deadline is met."""
 
-    carrier: Text
-    tracking_number: Text
+    carrier: Name
+    tracking_number: Name
 
 
 class ReceiveParcel(AgentAction):
@@ -39,11 +41,11 @@ class RecordInspection(AgentAction, InspectionFindings):
 
 class RecordRefund(AgentAction):
     amount: Money
-    reference: Text
+    reference: Name
 
 
 class SendQuote(AgentAction):
-    lines: Annotated[list[FeeLine], Field(min_length=1)]
+    lines: Annotated[list[FeeLine], Field(min_length=1, max_length=LIST_MAX)]
 
 
 class ApproveQuote(AgentAction):
@@ -64,12 +66,12 @@ class RecordQualityCheck(AgentAction):
 
 class RecordPayment(AgentAction):
     amount: Money
-    reference: Text
+    reference: Name
 
 
 class ShipBack(AgentAction):
-    carrier: Text
-    tracking_number: Text
+    carrier: Name
+    tracking_number: Name
 
 
 class ConfirmDelivery(AgentAction):
@@ -103,7 +105,7 @@ class ChooseChannel(AgentAction):
 class RecordDocumentation(AgentAction):
     """The customer's fault documentation (photos, videos, fault list) before a visit."""
 
-    items: Annotated[list[Text], Field(min_length=1)]
+    items: Annotated[list[Text], Field(min_length=1, max_length=LIST_MAX)]
 
 
 class RecordOnsiteReport(AgentAction, InspectionFindings):
@@ -111,7 +113,7 @@ class RecordOnsiteReport(AgentAction, InspectionFindings):
 
 
 class CancelClaim(AgentAction):
-    """The customer withdraws the claim before sending the product."""
+    """The claim is withdrawn (by the customer before shipping; by a supervisor in any open state)."""
 
     reason: Text
 
@@ -119,6 +121,13 @@ class CancelClaim(AgentAction):
 class ReopenClaim(AgentAction):
     """A supervisor reopens an expired claim (a late parcel): a new shipping deadline runs."""
 
+    reason: Text
+
+
+class SettleUnpaid(AgentAction):
+    """A supervisor closes an overdue payment: return the product unpaid, or dispose of it."""
+
+    outcome: Literal["return_unpaid", "dispose"]
     reason: Text
 
 
@@ -152,6 +161,7 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "record_onsite_report": RecordOnsiteReport,
     "reopen_claim": ReopenClaim,
     "extend_deadline": ExtendDeadline,
+    "settle_unpaid": SettleUnpaid,
 }
 
 ACTION_NAMES: dict[type[AgentAction], str] = {cls: name for name, cls in ACTIONS.items()}
@@ -179,22 +189,21 @@ STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
 }
 
 
-def allowed_actions(state: ClaimState, escalated: set[DeadlineKind], extendable: bool = False) -> list[str]:
-    """The actions that fit `state`; acknowledging needs a deadline that escalated,
-    extending an open deadline."""
+def allowed_actions(state: ClaimState, escalated: set[DeadlineKind], extra: Iterable[str] = ()) -> list[str]:
+    """The actions that fit `state`; acknowledging needs a deadline that escalated; `extra`
+    are those the claim allows beyond its state (extend an open deadline, cancel anywhere,
+    settle an overdue payment)."""
     names = [name for name, states in STATES_FOR_ACTION.items() if state in states]
     if escalated:
         names.append("acknowledge_escalation")
-    if extendable:
-        names.append("extend_deadline")
-    return names
+    return names + [name for name in extra if name not in names]
 
 
-def refusal(action: str, state: ClaimState, escalated: set[DeadlineKind], extendable: bool = False) -> str | None:
+def refusal(action: str, state: ClaimState, escalated: set[DeadlineKind], extra: Iterable[str] = ()) -> str | None:
     """Why `action` is refused in `state`, or None when it is allowed."""
     if action not in ACTIONS:
         return f"unknown action {action!r}; known: {', '.join(ACTIONS)}"
-    if action in allowed_actions(state, escalated, extendable):
+    if action in allowed_actions(state, escalated, extra):
         return None
-    allowed = ", ".join(allowed_actions(state, escalated, extendable)) or "none"
+    allowed = ", ".join(allowed_actions(state, escalated, extra)) or "none"
     return f"{action} is not allowed while the claim is {state.value}; allowed now: {allowed}"

@@ -4,19 +4,57 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import unicodedata
+
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from models.calendar import WorkCalendar
+from models.limits import (
+    AMOUNT_MAX,
+    CONTRACT_MONTHS_MAX,
+    EARLIEST_DATE,
+    ID_MAX,
+    LINE_AMOUNT_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    NOTE_MAX,
+    TEXT_MAX,
+    TIMELINE_IN_VIEW,
+)
 from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy
 from models.policy import Policy, ServiceHours
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _printable(allowed: str = "") -> AfterValidator:
+    """Refuse control characters (terminal escapes, bidi overrides) but those `allowed`."""
+
+    def check(value: str) -> str:
+        bad = sorted({c for c in value if (unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS) and c not in allowed})
+        if bad:
+            raise ValueError("control characters are not allowed: " + ", ".join(f"U+{ord(c):04X}" for c in bad))
+        return value
+
+    return AfterValidator(check)
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX), _printable()]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX), _printable()]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX), _printable("\n\t")]
+Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX), _printable()]
 ClaimNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
 ]
-Money = Annotated[
-    Decimal, Field(gt=0, max_digits=12, decimal_places=2), AfterValidator(lambda d: d.quantize(Decimal("0.01")))
-]  # always in cents: 80 -> 80.00
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"))  # always in cents: 80 -> 80.00
+
+
+Money = Annotated[Decimal, Field(gt=0, le=AMOUNT_MAX, max_digits=12, decimal_places=2), AfterValidator(_cents)]
+LineAmount = Annotated[Decimal, Field(gt=0, le=LINE_AMOUNT_MAX, decimal_places=2), AfterValidator(_cents)]
+SaneDate = Annotated[date, Field(ge=EARLIEST_DATE)]
 
 
 class Model(BaseModel):
@@ -24,32 +62,32 @@ class Model(BaseModel):
 
 
 class Customer(Model):
-    name: Text
-    contact: Text  # e-mail or phone
+    name: Name
+    contact: Name  # e-mail or phone
 
 
 class Product(Model):
-    model: Text
-    serial_number: Text
-    barcode: Text | None = None
+    model: Name
+    serial_number: Name
+    barcode: Name | None = None
 
 
 class ClaimIntake(Model):
     """Everything known when the claim is opened."""
 
     claim_number: ClaimNumber
-    policy: Text  # the policy file's name, e.g. "changkong"
+    policy: Ident  # the policy file's name, e.g. "changkong"
     kind: ClaimKind
     customer: Customer
     product: Product
     proof_of_purchase: bool
-    purchase_date: date | None = None
-    goods_received_date: date | None = None
-    factory_shipment_date: date | None = None
-    contract_warranty_months: Annotated[int, Field(gt=0)] | None = None  # when the sales contract sets it
+    purchase_date: SaneDate | None = None
+    goods_received_date: SaneDate | None = None
+    factory_shipment_date: SaneDate | None = None
+    contract_warranty_months: Annotated[int, Field(gt=0, le=CONTRACT_MONTHS_MAX)] | None = None  # sales contract
     fault_description: Text
-    conditions: list[str] = []  # exclusion ids already known at intake
-    opened_by: Text
+    conditions: Annotated[list[Ident], Field(max_length=LIST_MAX)] = []  # exclusion ids already known at intake
+    opened_by: Name
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "ClaimIntake":
@@ -76,12 +114,12 @@ class ClaimInput(Model):
 
 class InspectionFindings(Model):
     fault: Fault
-    exclusions: list[str] = []  # ids of the policy's exclusions that apply
+    exclusions: Annotated[list[Ident], Field(max_length=LIST_MAX)] = []  # ids of the policy's exclusions
     unused_and_complete: bool = False  # packaging, accessories, gifts, manual; never activated
-    defect: str | None = None  # id of a defect in the policy's warranty scope, where it lists one
-    non_repairable: list[str] = []  # ids of the policy's non-repairable conditions found
+    defect: Ident | None = None  # id of a defect in the policy's warranty scope, where it lists one
+    non_repairable: Annotated[list[Ident], Field(max_length=LIST_MAX)] = []  # the policy's conditions found
     replace: bool = False  # replace rather than repair, where the policy allows (covered faults)
-    notes: str = ""
+    notes: Note = ""
 
     @model_validator(mode="after")
     def _excluded_names_its_exclusion(self) -> "InspectionFindings":
@@ -91,12 +129,12 @@ class InspectionFindings(Model):
 
 
 class FeeLine(Model):
-    item: Text
-    amount: Money
+    item: Name
+    amount: LineAmount
 
 
 class Quote(Model):
-    lines: Annotated[list[FeeLine], Field(min_length=1)]
+    lines: Annotated[list[FeeLine], Field(min_length=1, max_length=LIST_MAX)]
     currency: str
     sent_at: datetime
     valid_until: datetime
@@ -110,7 +148,7 @@ class Quote(Model):
 class Payment(Model):
     kind: Literal["payment", "refund"] = "payment"  # money in from, or out to, the customer
     amount: Money
-    reference: Text
+    reference: Name
     at: datetime
     by: str
 
@@ -195,7 +233,8 @@ class ClaimView(Model):
     deadlines: list[DeadlineStatus]
     escalations: list[Escalation]
     decisions: list[Decision]
-    timeline: list[TimelineEntry]
+    timeline: list[TimelineEntry]  # the newest entries (all but the first `timeline_from`)
+    timeline_from: int = 0  # position of timeline[0] in the whole timeline (the `timeline` query pages it)
     allowed_actions: list[str]
     quote: Quote | None
     payments: list[Payment]
@@ -252,8 +291,14 @@ class ClaimSnapshot(Model):
     escalations: list[Escalation]
 
 
-def snapshot_of(view: ClaimView, events_from: int = 0, run_id: str | None = None) -> ClaimSnapshot:
-    """The read model's view of a claim (pure; used by the workflow and by reindex)."""
+def snapshot_of(
+    view: ClaimView, events_from: int = 0, run_id: str | None = None, max_events: int = TIMELINE_IN_VIEW
+) -> ClaimSnapshot:
+    """The read model's view of a claim (pure; used by the workflow and by reindex): the
+    row, and at most `max_events` timeline entries from `events_from` on (or from the
+    first the view holds); `version` is the position after the last entry it carries."""
+    start = max(events_from, view.timeline_from)
+    events = view.timeline[start - view.timeline_from :][:max_events]
     waiting = [d for d in view.open_deadlines if not d.due_passed]
     upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
     actions = [e for e in view.timeline if e.kind == "action"]
@@ -275,9 +320,9 @@ def snapshot_of(view: ClaimView, events_from: int = 0, run_id: str | None = None
         escalation_level=view.escalation_level,
         assignee=actions[-1].by if actions else None,
         last_action=actions[-1].summary if actions else None,
-        version=len(view.timeline),
-        events_from=events_from,
-        events=view.timeline[events_from:],
+        version=start + len(events),
+        events_from=start,
+        events=events,
         escalations=view.escalations,
     )
 

@@ -98,6 +98,9 @@ ENGINE_CLAUSES: dict[str, str] = {
     "CF-DL-DOCUMENTATION": "claimflow operating rule: the customer is asked for the fault documentation within "
     "7 natural days; the agent follows up after that.",
     "CF-DL-ONSITE-VISIT": "claimflow operating rule: an on-site visit is made and reported within 5 working days.",
+    "CF-UNPAID": "claimflow operating rule (the seeds are silent): when the repair fee is still unpaid after its "
+    "deadline, a supervisor decides: the product goes back unpaid (with no post-repair warranty), or, after notice "
+    "to the customer, it is disposed of.",
     "CF-DL-REMOTE-GUIDANCE": "claimflow operating rule: remote guidance solves the problem or moves to another "
     "channel within 3 working days.",
 }

@@ -77,7 +77,7 @@ async def test_quote_expiry_escalates_and_a_new_quote_can_follow(claims, changko
     assert decision(view, "quote_deadline").clause_ids == ["CF-QUOTE", "IV.4"]
     assert at_about(decision(view, "quote_deadline").at, quote_due)
     assert ladder_of(view, "quote") == ["reminder", "agent"]
-    assert set(view.allowed_actions) == {"send_quote", "decline_quote", "acknowledge_escalation"}
+    assert set(view.allowed_actions) == {"send_quote", "decline_quote", "acknowledge_escalation", "cancel_claim"}
 
     await claims.sleep_until(quote_due + timedelta(hours=73))
     view = await claims.eventually(h, lambda v: len(ladder_of(v, "quote")) == 4)

@@ -118,7 +118,7 @@ async def test_paid_repair_then_post_repair_window_ends(claims, changkong, recor
     await claims.do(h, CompleteRepair(by="tom", work_done="replaced the power board"))
     # a paid repair waits for payment before it ships back
     result = await claims.do(h, RecordQualityCheck(by="qa", passed=True))
-    assert result.state is S.AWAITING_PAYMENT and result.allowed_actions == ["record_payment", "extend_deadline"]
+    assert result.state is S.AWAITING_PAYMENT and result.allowed_actions == ["record_payment", "extend_deadline", "cancel_claim"]
     await claims.do(h, RecordPayment(by="amy", amount=Decimal("120.50"), reference="PAY-1"))
     await claims.do(h, ShipBack(by="amy", carrier="SF Express", tracking_number="SF100"))
     shipped_on = await claims.today(changkong)
@@ -171,7 +171,7 @@ async def test_new_fault_on_day_30_after_ship_back_is_repaired_free(claims, chan
 async def test_quote_declined_ships_back_unrepaired_customer_pays_freight(claims, changkong, record_history):
     h = await quoted_paid_repair(claims, changkong)
     result = await claims.do(h, DeclineQuote(by="amy", note="customer finds it too expensive"))
-    assert result.state is S.AWAITING_SHIP_BACK and result.allowed_actions == ["ship_back", "extend_deadline"]
+    assert result.state is S.AWAITING_SHIP_BACK and result.allowed_actions == ["ship_back", "extend_deadline", "cancel_claim"]
     view = await claims.view(h)
     assert view.quote.answer == "declined"
     assert decision(view, "quote").outcome == "declined" and decision(view, "quote").clause_ids == ["IV.4"]

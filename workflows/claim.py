@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ReportFault,
         ResolveRemotely,
         SendQuote,
+        SettleUnpaid,
         ShipBack,
         allowed_actions,
         refusal,
@@ -80,6 +81,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
     from models.enums import TERMINAL_STATES, ClaimState, DeadlineKind, Fault, Remedy
+    from models.limits import (
+        EXTENSIONS_MAX,
+        FAULT_REPORTS_MAX,
+        QUOTES_MAX,
+        REOPENS_MAX,
+        REPAIR_ATTEMPTS_MAX,
+        TIMELINE_IN_VIEW,
+    )
     from models.policy import DeadlineRule
     from workflows.names import CLAIM, NOTIFY, PROJECT_CLAIM
     from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_STATE
@@ -124,6 +133,8 @@ class ClaimWorkflow:
         self._fees_due: list[str] = []  # fee items a quote must carry (an on-site visit not covered)
         self._post_repair_until: date | None = None
         self._repair_cycles = 0
+        self._quotes_sent = self._qc_failures = self._fault_reports = self._reopens = 0  # bounded loops
+        self._unpaid = False  # the product goes back without the repair fee paid
         self._deadlines: list[DeadlineStatus] = []
         self._escalations: list[Escalation] = []
         self._decisions: list[Decision] = []
@@ -146,24 +157,46 @@ class ClaimWorkflow:
                 "cannot open the claim: " + "; ".join(self._intake_problems), non_retryable=True
             )
         deliveries = [asyncio.create_task(self._keep_read_model()), asyncio.create_task(self._deliver_notifications())]
-        while True:
-            self._apply_due()
+        try:
+            while True:
+                self._apply_due()
+                self._publish()
+                if self._finished():
+                    break
+                await self._wait_for_change_or_next_event()
+        except asyncio.CancelledError:  # "Request Cancellation" in Temporal's UI, `temporal workflow cancel`
+            self._log("state", "cancelled outside claimflow: the workflow was asked to cancel in Temporal")
+            self._move(S.CANCELLED)
             self._publish()
-            if self._finished():
-                break
-            await self._wait_for_change_or_next_event()
+            await self._close(deliveries)
+            raise  # the workflow ends as cancelled, its read model and notifications caught up
+        await self._close(deliveries)
+        return self.view()
+
+    async def _close(self, deliveries: list[asyncio.Task]) -> None:
+        """Stop the timer and end once every handler finished and the deliveries caught up."""
         self._cancel_timer()
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not self._outbox and self._projected >= len(self._timeline)
         )
         for task in deliveries:
             task.cancel()
-        return self.view()
 
     # --- queries ---------------------------------------------------------------------
 
     @workflow.query
     def view(self) -> ClaimView:
+        """The claim as it stands, with the newest TIMELINE_IN_VIEW timeline entries."""
+        return self._view(TIMELINE_IN_VIEW)
+
+    @workflow.query
+    def timeline(self, offset: int, limit: int) -> list[TimelineEntry]:
+        """A page of the whole timeline (at most TIMELINE_IN_VIEW entries)."""
+        offset = max(offset, 0)
+        return self._timeline[offset : offset + max(0, min(limit, TIMELINE_IN_VIEW))]
+
+    def _view(self, newest: int | None) -> ClaimView:
+        start = 0 if newest is None else max(0, len(self._timeline) - newest)
         cited = {cid for d in self._decisions for cid in d.clause_ids}
         cited |= {cid for d in self._deadlines for cid in d.clause_ids}
         return ClaimView(
@@ -185,7 +218,8 @@ class ClaimWorkflow:
             deadlines=self._deadlines,
             escalations=self._escalations,
             decisions=self._decisions,
-            timeline=self._timeline,
+            timeline=self._timeline[start:],
+            timeline_from=start,
             allowed_actions=self._allowed(),
             quote=self._quote,
             payments=self._payments,
@@ -325,6 +359,7 @@ class ClaimWorkflow:
     @workflow.update
     def send_quote(self, a: SendQuote) -> ActionResult:
         self._catch_up()
+        self._quotes_sent += 1
         total = sum(line.amount for line in a.lines)
         self._act(a, f"quote sent: {total} {self._policy.currency} ({len(a.lines)} lines)")
         result = self._move(S.AWAITING_APPROVAL)  # starts the quote deadline (a new cycle after an expired quote)
@@ -338,6 +373,7 @@ class ClaimWorkflow:
     @send_quote.validator
     def _check_send_quote(self, a: SendQuote) -> None:
         self._check("send_quote")
+        _within(self._quotes_sent, QUOTES_MAX, "quotes on one claim; decline or cancel the claim")
         allowed = self._policy.fee_items
         unknown = [line.item for line in a.lines if allowed and line.item not in allowed]
         if unknown:
@@ -387,6 +423,7 @@ class ClaimWorkflow:
         self._catch_up()
         self._act(a, "quality check passed" if a.passed else "quality check failed: back to repair")
         if not a.passed:
+            self._qc_failures += 1
             return self._move(S.REPAIRING)
         if self._paid_repair:
             return self._move(S.AWAITING_PAYMENT)
@@ -395,6 +432,8 @@ class ClaimWorkflow:
     @record_quality_check.validator
     def _check_record_quality_check(self, a: RecordQualityCheck) -> None:
         self._check("record_quality_check")
+        if not a.passed:
+            _within(self._qc_failures, REPAIR_ATTEMPTS_MAX, "failed quality checks; replace, or cancel the claim")
 
     @workflow.update
     def record_payment(self, a: RecordPayment) -> ActionResult:
@@ -418,7 +457,9 @@ class ClaimWorkflow:
     def ship_back(self, a: ShipBack) -> ActionResult:
         self._catch_up()
         self._act(a, f"shipped back with {a.carrier}, tracking {a.tracking_number}")
-        repaired_for_a_fee = self._paid_repair and self._quote is not None and self._quote.answer == "approved"
+        repaired_for_a_fee = (
+            self._paid_repair and not self._unpaid and self._quote is not None and self._quote.answer == "approved"
+        )
         window = rules.post_repair_warranty(self._policy, self._today()) if repaired_for_a_fee else None
         if window is not None:
             self._post_repair_until = self._decide(window).until
@@ -445,6 +486,7 @@ class ClaimWorkflow:
     @workflow.update
     def report_fault(self, a: ReportFault) -> ActionResult:
         self._catch_up()
+        self._fault_reports += 1
         self._act(a, f"new fault reported: {a.description}")
         self._reported_on = self._today()
         self._warranty = self._decide(rules.warranty_status(self._policy, self._intake, self._reported_on))
@@ -456,6 +498,7 @@ class ClaimWorkflow:
     @report_fault.validator
     def _check_report_fault(self, a: ReportFault) -> None:
         self._check("report_fault")
+        _within(self._fault_reports, FAULT_REPORTS_MAX, "new faults on one claim; open a new claim")
 
     @workflow.update
     def acknowledge_escalation(self, a: AcknowledgeEscalation) -> ActionResult:
@@ -486,8 +529,30 @@ class ClaimWorkflow:
         self._check("cancel_claim")
 
     @workflow.update
+    def settle_unpaid(self, a: SettleUnpaid) -> ActionResult:
+        self._catch_up()
+        self._act(a, f"unpaid repair settled: {a.outcome.replace('_', ' ')} — {a.reason}")
+        returned = a.outcome == "return_unpaid"
+        self._decide(
+            Decision(
+                what="unpaid",
+                outcome=a.outcome,
+                reason=f"the repair fee was not paid by its deadline; decided by {a.by}: "
+                + ("the product goes back unpaid, with no post-repair warranty" if returned else "disposed of"),
+                clause_ids=["CF-UNPAID"],
+            )
+        )
+        self._unpaid = returned
+        return self._move(S.AWAITING_SHIP_BACK if returned else S.COMPLETED)
+
+    @settle_unpaid.validator
+    def _check_settle_unpaid(self, a: SettleUnpaid) -> None:
+        self._check("settle_unpaid")
+
+    @workflow.update
     def reopen_claim(self, a: ReopenClaim) -> ActionResult:
         self._catch_up()
+        self._reopens += 1
         self._act(a, f"claim reopened: {a.reason}")
         self._decide(
             Decision(
@@ -502,6 +567,7 @@ class ClaimWorkflow:
     @reopen_claim.validator
     def _check_reopen_claim(self, a: ReopenClaim) -> None:
         self._check("reopen_claim")
+        _within(self._reopens, REOPENS_MAX, "reopenings; open a new claim")
 
     @workflow.update
     def extend_deadline(self, a: ExtendDeadline) -> ActionResult:
@@ -534,6 +600,7 @@ class ClaimWorkflow:
             )
         deadline = self._open_deadline(a.deadline)
         assert deadline is not None
+        _within(deadline.extensions, EXTENSIONS_MAX, f"extensions of the {a.deadline.value} deadline")
         if deadline.due_at + timedelta(days=a.days) <= workflow.now():
             raise ApplicationError(
                 f"{a.days} days after its due moment ({deadline.due_at}) is still in the past; extend by more",
@@ -813,7 +880,7 @@ class ClaimWorkflow:
         behind_since: datetime | None = None
         while True:
             await workflow.wait_condition(lambda: self._projected < len(self._timeline))
-            snapshot = snapshot_of(self.view(), self._projected, workflow.info().first_execution_run_id)
+            snapshot = snapshot_of(self._view(None), self._projected, workflow.info().first_execution_run_id)
             try:
                 if behind_since is None:
                     await workflow.execute_local_activity(
@@ -909,7 +976,7 @@ class ClaimWorkflow:
     def _check(self, action: str) -> None:
         """Refuse an action that does not fit the claim as it stands at workflow.now()."""
         state, closing = state_at(self._table, self._state, self._deadlines, workflow.now())
-        why = refusal(action, state, self._escalated_kinds(), bool(self._extendable()))
+        why = refusal(action, state, self._escalated_kinds(), self._extra_actions(state))
         if why is None:
             return
         closing = closing or self._expired_into(state)
@@ -946,7 +1013,18 @@ class ClaimWorkflow:
         return {d.kind for d in self._escalated()}
 
     def _allowed(self) -> list[str]:
-        return allowed_actions(self._state, self._escalated_kinds(), bool(self._extendable()))
+        return allowed_actions(self._state, self._escalated_kinds(), self._extra_actions(self._state))
+
+    def _extra_actions(self, state: ClaimState) -> list[str]:
+        """What the claim allows beyond its state: extend an open deadline; cancel while it
+        is open (a way out of every state); settle a payment whose deadline passed."""
+        extra = ["extend_deadline"] if self._extendable() else []
+        if state not in (S.COMPLETED, S.CANCELLED, S.REJECTED):
+            extra.append("cancel_claim")
+        payment = self._open_deadline(DeadlineKind.PAYMENT)
+        if state is S.AWAITING_PAYMENT and payment is not None and payment.due_passed:
+            extra.append("settle_unpaid")
+        return extra
 
     def _today(self) -> date:
         return local_date(workflow.now(), self._policy.timezone)
@@ -978,6 +1056,12 @@ class ClaimWorkflow:
 def _findings_text(findings: RecordInspection | RecordOnsiteReport) -> str:
     named = [*findings.exclusions, *findings.non_repairable, *([findings.defect] if findings.defect else [])]
     return findings.fault.value + (f" ({', '.join(named)})" if named else "")
+
+
+def _within(count: int, limit: int, what: str) -> None:
+    """Refuse one more of a bounded loop of the claim's life (models/limits.py)."""
+    if count >= limit:
+        raise ApplicationError(f"at most {limit} {what}", type="LimitReached")
 
 
 def _span(delta: timedelta) -> str:
