@@ -35,7 +35,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from claimflow.projection import insert_ignoring_existing
+from claimflow.projection import insert_ignoring_existing, mark_closed_outside
 from claimflow.settings import TASK_QUEUE
 from models.claim import ClaimView
 from models.read_model import ArchiveProgressRow, ClaimArchiveRow
@@ -107,7 +107,8 @@ async def final_view_json(client: Client, execution: WorkflowExecution, history,
 
 
 async def archive_one(client: Client, execution: WorkflowExecution, query_timeout: timedelta) -> dict:
-    """The archive row of one closed execution (raises RPCError when its history cannot be read)."""
+    """The archive row of one closed execution (raises RPCError when its history cannot be
+    read), and under `closed_outside` how it was ended outside claimflow, if it was."""
     history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
     history_json = history.to_json()
     started = history.events[0].workflow_execution_started_event_attributes
@@ -123,7 +124,23 @@ async def archive_one(client: Client, execution: WorkflowExecution, query_timeou
         "history_json": history_json,
         "final_view_json": await final_view_json(client, execution, history, query_timeout),
         "archived_at": datetime.now(timezone.utc),
+        "closed_outside": closed_outside(history),
     }
+
+
+def closed_outside(history) -> str | None:
+    """How the workflow was ended outside claimflow, if it was: terminated in Temporal
+    (the Web UI's Terminate, `temporal workflow terminate`), by whom and why."""
+    last = history.events[-1]
+    if not last.HasField("workflow_execution_terminated_event_attributes"):
+        return None
+    ended = last.workflow_execution_terminated_event_attributes
+    return f"terminated outside claimflow by {ended.identity or 'unknown'}" + (f": {ended.reason}" if ended.reason else "")
+
+
+def _mark_closed_outside(engine: Engine, row: dict, summary: str) -> None:
+    with Session(engine) as session, session.begin():
+        mark_closed_outside(session, [row["first_run_id"], row["claim_number"]], summary)
 
 
 async def archive_closed_claims(
@@ -155,8 +172,11 @@ async def archive_closed_claims(
         except RPCError:
             report.failed.append(execution.id)
             continue
+        outside = row.pop("closed_outside")
         if await asyncio.to_thread(_store, engine, row):
             report.archived += 1
+            if outside:
+                await asyncio.to_thread(_mark_closed_outside, engine, row, outside)
             if row["final_view_json"] is None:
                 report.no_view.append(execution.id)
         else:

@@ -126,3 +126,15 @@ def mark_delivered(session: Session, key: str, at: datetime | None = None) -> No
     session.execute(
         update(NOTIFICATIONS).where(NOTIFICATIONS.c.key == key).values(delivered_at=at or datetime.now(timezone.utc))
     )
+
+
+def mark_closed_outside(session: Session, keys: list[str], summary: str) -> int:
+    """A claim whose workflow was ended outside claimflow (terminated in Temporal): its row
+    says so and shows no deadline; how many rows changed. `keys`: the claim's possible keys
+    (its first run id, and its number for a row keyed the old way)."""
+    ended = (
+        update(CLAIMS)
+        .where(CLAIMS.c.claim_key.in_(keys), CLAIMS.c.state.notin_(["completed", "cancelled", "rejected"]))
+        .values(state="cancelled", overdue=False, next_deadline_at=None, next_deadline_kind=None, last_action=summary)
+    )
+    return session.execute(ended).rowcount

@@ -101,7 +101,7 @@ async def test_a_pass_archives_each_closed_claim_once_and_its_history_replays(se
         await claims.do(cancelled, CancelClaim(by="amy", reason="customer changed mind"))
         await claims.do(terminated, ReceiveParcel(by="amy"))
         await claims.settle(terminated)
-        await terminated.terminate("opened by mistake")
+        await terminated.terminate(reason="opened by mistake")
         await closed(cancelled)
         await until_listed(server.client, 'ExecutionStatus != "Running"', 2)
 
@@ -117,6 +117,10 @@ async def test_a_pass_archives_each_closed_claim_once_and_its_history_replays(se
         assert archived_view(done).state == "cancelled"
         killed = rows[terminated.id]
         assert killed.close_status == "terminated" and archived_view(killed).state == "inspecting"  # the view query
+        with Session(engine) as session:  # the read model no longer shows it as a live claim
+            row = session.exec(select(ClaimRow).where(ClaimRow.claim_number == terminated.id)).one()
+        assert (row.state, row.next_deadline_at) == ("cancelled", None)
+        assert row.last_action.startswith("terminated outside claimflow by ") and "opened by mistake" in row.last_action
         for row in rows.values():
             assert row.history_sha256 == hashlib.sha256(row.history_json.encode()).hexdigest() and verify(row)
             history = await server.client.get_workflow_handle(row.workflow_id).fetch_history()
