@@ -28,7 +28,10 @@ from models.actions import (
     RecordOnsiteReport,
     RecordPayment,
     RecordQualityCheck,
+    RecordRefund,
+    ReopenClaim,
     ReportFault,
+    ResolveRemotely,
     SendQuote,
     SettleUnpaid,
     ShipBack,
@@ -263,3 +266,30 @@ async def test_a_cancel_requested_in_temporal_is_reflected_in_the_claim_and_read
     with Session(engine) as session:
         row = session.exec(select(ClaimRow).where(ClaimRow.claim_number == h.id)).one()
     assert row.state == "cancelled"
+
+
+async def test_the_remaining_actions_with_boundary_values_fail_no_task(claims, changkong):
+    """With the tests above, every action has run with its largest values."""
+    refund = await claims.open(changkong, bought_days_ago=5, kind="return")
+    await claims.do(refund, ReceiveParcel(**by()))
+    await claims.do(refund, RecordInspection(**by(fault="no_fault_found", unused_and_complete=True)))
+    await claims.do(refund, RecordRefund(**by(amount=limits.AMOUNT_MAX, reference=NAME)))
+
+    remote = await claims.open(load_policy(POLICY_DIR, "konjump"), contract_warranty_months=12)
+    await claims.do(remote, ResolveRemotely(**by(summary=TEXT)))
+
+    expired = await claims.open(changkong)
+    due = (await claims.view(expired)).open_deadlines[0].due_at
+    await claims.sleep_until(due + timedelta(hours=1))
+    await claims.eventually(expired, lambda v: v.state is S.EXPIRED)
+    for _ in range(limits.REOPENS_MAX):
+        await claims.do(expired, ReopenClaim(**by(reason=TEXT)))
+        due = next(d for d in (await claims.view(expired)).open_deadlines if d.kind == "shipping").due_at
+        await claims.sleep_until(due + timedelta(hours=1))
+        await claims.eventually(expired, lambda v: v.state is S.EXPIRED)
+    assert (await claims.refusal(expired, ReopenClaim(by="sue", reason="x"))).startswith("at most 3 reopenings")
+    await claims.do(expired, CancelClaim(**by(reason=TEXT)))
+
+    for handle in (refund, remote, expired):
+        assert (await handle.result()).state in (S.COMPLETED, S.CANCELLED)
+        assert await failed_tasks(handle) == []
