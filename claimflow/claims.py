@@ -1,8 +1,17 @@
 """Client-side operations on claims: open one, send an action, read its live view."""
 
-from datetime import date
+import asyncio
+from datetime import date, datetime, timedelta, timezone
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -12,13 +21,13 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from claimflow.settings import TASK_QUEUE
-from models import rules
 from models.actions import ACTION_NAMES, AgentAction
-from claimflow.calendars import work_calendar
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
 from models.policy import Policy
-from workflows.claim import ClaimWorkflow
 from workflows.search_attributes import CLAIM_POLICY
+
+# workflows.claim, models.rules and the holiday calendars are imported where they are used:
+# `claims show` and `claims act` need none of them, and every command starts faster.
 
 
 class ClaimError(Exception):
@@ -32,6 +41,9 @@ class ClaimExists(ClaimError):
 def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     """Check the intake against the policy (and `today`: no dates in the future) and
     snapshot what the workflow needs."""
+    from claimflow.calendars import work_calendar
+    from models import rules
+
     problems = rules.intake_problems(policy, intake)
     future = [
         f"{name} {day} is in the future"
@@ -67,6 +79,8 @@ def operator_details(intake: ClaimIntake) -> str:
 
 async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_QUEUE) -> WorkflowHandle:
     """Start the claim's workflow; a claim number used before is refused."""
+    from workflows.claim import ClaimWorkflow
+
     try:
         return await client.start_workflow(
             ClaimWorkflow.run,
@@ -83,11 +97,69 @@ async def open_claim(client: Client, claim: ClaimInput, task_queue: str = TASK_Q
         raise ClaimExists(f"claim {claim.intake.claim_number} already exists") from None
 
 
-async def act(client: Client, claim_number: str, action: AgentAction) -> ActionResult:
-    handle = client.get_workflow_handle_for(ClaimWorkflow.run, claim_number)
-    return await handle.execute_update(ACTION_NAMES[type(action)], action, result_type=ActionResult)
+class NoWorker(ClaimError):
+    """No worker polls the claim's task queue: an action sent now would wait for one."""
+
+
+class NoAnswer(ClaimError):
+    """The claim did not answer an action in time."""
+
+
+# A worker long-polls its task queue again at least every minute or so; one the server has
+# not seen for longer than this has stopped (the server lists stopped pollers for 5 minutes).
+POLLER_SEEN_WITHIN = timedelta(minutes=2)
+
+
+def update_id(action: AgentAction, request_id: str) -> str:
+    """The workflow update's id for one request: the same request sent again (a retry) is
+    the same update, which the claim applies once."""
+    return f"{ACTION_NAMES[type(action)]}/{request_id}"
+
+
+async def check_worker(client: Client, claim_number: str) -> None:
+    """Raise NoWorker unless a worker polled the claim's workflow task queue lately."""
+    description = await client.get_workflow_handle(claim_number).describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return  # Temporal refuses the update itself, with its reason
+    queue = description.task_queue
+    answer = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    since = datetime.now(timezone.utc) - POLLER_SEEN_WITHIN
+    if not any(p.last_access_time.ToDatetime(timezone.utc) >= since for p in answer.pollers):
+        raise NoWorker(
+            f"no worker is polling task queue '{queue}' of claim {claim_number}; nothing was sent. "
+            "Start one (`claims up` or `claims worker`) and try again"
+        )
+
+
+async def act(
+    client: Client,
+    claim_number: str,
+    action: AgentAction,
+    *,
+    request_id: str | None = None,
+    wait: float | None = None,
+) -> ActionResult:
+    """Send `action` as the claim's workflow update. With `request_id`, the update's id is
+    derived from it (a retry is the same update); with `wait`, NoAnswer after that many seconds."""
+    handle = client.get_workflow_handle(claim_number)  # either engine's claim workflow
+    name = ACTION_NAMES[type(action)]
+    sent = handle.execute_update(
+        name, action, id=update_id(action, request_id) if request_id else None, result_type=ActionResult
+    )
+    if wait is None:
+        return await sent
+    try:
+        return await asyncio.wait_for(sent, wait)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):  # the latter: the poll cut short
+        raise NoAnswer(f"claim {claim_number} did not answer {name} within {wait:g}s") from None
 
 
 async def view(client: Client, claim_number: str) -> ClaimView:
-    handle = client.get_workflow_handle_for(ClaimWorkflow.run, claim_number)
-    return await handle.query(ClaimWorkflow.view)
+    """The claim's live view: the `view` query both claim engines answer."""
+    return await client.get_workflow_handle(claim_number).query("view", result_type=ClaimView)

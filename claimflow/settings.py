@@ -13,6 +13,7 @@
 | CLAIMFLOW_POLICY_DIR | policies/ of the repository | the policy files |
 | CLAIMFLOW_RETENTION_DAYS | 730 | how long the namespace keeps a closed claim's history (set by `claims up`/`setup`) |
 | CLAIMFLOW_ARCHIVE_EVERY_MINUTES | 10 | how often closed claims are archived into `claim_archive` (a Temporal Schedule) |
+| CLAIMFLOW_ACT_TIMEOUT | 30 | seconds `claims act` waits for the claim's answer (its `--wait`) |
 
 The retention default, 730 days, is the longest claim (a year of warranty and repairs) plus
 a year for audits; each closed claim is also archived (history, sha256, final view) in the
@@ -49,6 +50,7 @@ class Settings:
     temporal_api_key: str | None = field(default=None, repr=False)
     retention_days: int = 730  # CLAIMFLOW_RETENTION_DAYS: the longest claim plus an audit year
     archive_every_minutes: int = 10  # CLAIMFLOW_ARCHIVE_EVERY_MINUTES
+    act_timeout: int = 30  # CLAIMFLOW_ACT_TIMEOUT: seconds `claims act` waits for an answer
     problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
 
     def __post_init__(self) -> None:
@@ -130,5 +132,6 @@ def load_settings() -> Settings:
         temporal_api_key=_env("TEMPORAL_API_KEY"),
         retention_days=_positive_int("CLAIMFLOW_RETENTION_DAYS", 730, problems, at_most=36500),
         archive_every_minutes=_positive_int("CLAIMFLOW_ARCHIVE_EVERY_MINUTES", 10, problems, at_most=7 * 24 * 60),
+        act_timeout=_positive_int("CLAIMFLOW_ACT_TIMEOUT", 30, problems, at_most=3600),
         problems=tuple(problems),
     )
