@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -25,9 +25,7 @@ class ClaimFilter:
     escalated: bool | None = None
 
 
-def list_claims(engine: Engine, where: ClaimFilter = ClaimFilter(), limit: int = 500) -> list[ClaimRow]:
-    """Claims matching `where`, the next deadline first (claims without one last)."""
-    query = select(ClaimRow)
+def _filtered(query, where: ClaimFilter):
     if where.state is not None:
         query = query.where(ClaimRow.state == where.state)
     if where.policy is not None:
@@ -37,6 +35,18 @@ def list_claims(engine: Engine, where: ClaimFilter = ClaimFilter(), limit: int =
     if where.escalated is not None:
         escalated = ClaimRow.escalation_level.is_not(None)
         query = query.where(escalated if where.escalated else ClaimRow.escalation_level.is_(None))
+    return query
+
+
+def count_claims(engine: Engine, where: ClaimFilter = ClaimFilter()) -> int:
+    """How many claims match `where`."""
+    with Session(engine) as session:
+        return session.exec(_filtered(select(func.count()).select_from(ClaimRow), where)).one()
+
+
+def list_claims(engine: Engine, where: ClaimFilter = ClaimFilter(), limit: int = 500) -> list[ClaimRow]:
+    """Claims matching `where`, the next deadline first (claims without one last)."""
+    query = _filtered(select(ClaimRow), where)
     query = query.order_by(ClaimRow.next_deadline_at.is_(None), ClaimRow.next_deadline_at, ClaimRow.claim_number,
                            ClaimRow.opened_at)
     with Session(engine) as session:

@@ -9,29 +9,43 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sqlmodel import Session, select
-
-from claimflow.archive import archive_closed_claims, archived_claims, archived_view
-from claimflow.claim_lists import ClaimFilter, list_claims, reindex
-from claimflow.console import cli_errors, out
-from claimflow.db import engine_for, migrate
+from claimflow.claims import ClaimError
+from claimflow.console import cli_errors, err, out, safe
+from claimflow.errors import DatabaseUnusable
 from claimflow.settings import load_settings
 from claimflow.temporal import connect
 from models.claim import ClaimView
 from models.enums import ClaimState
-from models.read_model import ClaimArchiveRow, ClaimRow
+
+# SQLAlchemy and the modules on it are imported in the functions that use the database, so
+# that the commands that do not (`claims show` of a live claim, `claims act`) start faster.
 
 
 def read_model():
     """The read model's engine (DATABASE_URL), migrated to the newest schema."""
+    from claimflow.db import engine_for, migrate
+
     engine = engine_for(load_settings().database_url)
     migrate(engine)
     return engine
 
 
+def read_only_model():
+    """The read model's engine for reading only: nothing is created or migrated (see
+    claimflow.db.reading_engine); for the commands that only list or show."""
+    from claimflow.db import reading_engine
+
+    return reading_engine(load_settings().database_url)
+
+MAX_LIMIT = 10_000
+
 
 def claim_number_taken(engine, number: str) -> str | None:
     """Where `number` is held already ("in the archive", "in the read model"), or None."""
+    from sqlmodel import Session, select
+
+    from models.read_model import ClaimArchiveRow, ClaimRow
+
     with Session(engine) as session:
         if session.exec(select(ClaimArchiveRow.run_id).where(ClaimArchiveRow.claim_number == number)).first():
             return "in the archive of closed claims"
@@ -43,7 +57,12 @@ def claim_number_taken(engine, number: str) -> str | None:
 def show_archived(number: str, as_json: bool, print_view) -> bool:
     """`claims show` for a claim Temporal no longer knows: its archived final view. False
     when the archive does not hold it either."""
-    rows = archived_claims(read_model(), number)
+    from claimflow.archive import archived_claims, archived_view
+
+    try:
+        rows = archived_claims(read_only_model(), number)
+    except DatabaseUnusable as e:
+        raise ClaimError(f"claim {number} is not in Temporal, and the archive cannot be looked in: {e}") from None
     if not rows:
         return False
     row = rows[0]
@@ -77,26 +96,32 @@ def list_command(
     policy: Annotated[str | None, typer.Option(help="Only claims under this policy.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only claims with a deadline passed.")] = False,
     escalated: Annotated[bool, typer.Option("--escalated", help="Only claims whose escalation is open.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 500,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="At most this many rows.")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
 ) -> None:
     """List claims from the read model, the next deadline first."""
+    from claimflow.claim_lists import ClaimFilter, count_claims, list_claims
+
     where = ClaimFilter(
         state=state.value if state else None, policy=policy, overdue=overdue or None, escalated=escalated or None
     )
-    rows = list_claims(read_model(), where, limit)
+    engine = read_only_model()
+    rows = list_claims(engine, where, limit)
+    total = count_claims(engine, where) if len(rows) == limit else len(rows)
+    truncated = f"showing {len(rows)} of {total} claims; --limit to see more (at most {MAX_LIMIT})"
     if as_json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        if total > len(rows):
+            err.print(truncated, highlight=False, markup=False)
         return
     now = datetime.now(timezone.utc)
     table = Table("claim", "policy", "state", "next deadline", "left", "overdue", "escalation", "last by",
-                  caption=f"{len(rows)} claim{'' if len(rows) == 1 else 's'}")  # fmt: skip
+                  caption=truncated if total > len(rows) else f"{len(rows)} claim{'' if len(rows) == 1 else 's'}")  # fmt: skip
     table.columns[0].no_wrap = True
     for row in rows:
-        table.add_row(
-            row.claim_number, row.policy, row.state, row.next_deadline_kind or "-", _left(row.next_deadline_at, now),
-            "yes" if row.overdue else "", row.escalation_level or "", escape(row.assignee or ""),
-        )  # fmt: skip
+        cells = (row.claim_number, row.policy, row.state, row.next_deadline_kind or "-", _left(row.next_deadline_at, now),
+                 "yes" if row.overdue else "", row.escalation_level or "", row.assignee or "")  # fmt: skip
+        table.add_row(*(escape(safe(cell)) for cell in cells))
     out.print(table)
 
 
@@ -111,6 +136,8 @@ def reindex_command(
 
     A worker must be running to answer the claims' queries; a claim that does not answer
     keeps the rows it had (and is listed)."""
+    from claimflow.claim_lists import reindex
+
     engine = read_model()
 
     async def run():
@@ -138,6 +165,8 @@ def archive_command(
 
     The archive Schedule does the same every CLAIMFLOW_ARCHIVE_EVERY_MINUTES; a worker
     must be running for the final view of a claim that did not complete."""
+    from claimflow.archive import archive_closed_claims
+
     engine = read_model()
 
     async def run():
