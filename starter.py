@@ -7,19 +7,27 @@ talks to Temporal, and prints. Every failure is one clear message and exit code 
 import asyncio
 import contextlib
 import ctypes
+import functools
 import json
 import logging
+import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+import types
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from pydantic import BaseModel, ValidationError
+from typer.exceptions import TyperException
 from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client
@@ -28,13 +36,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
-from claimflow.console import cli_errors, out
-from claimflow.demo import open_demo_claims, print_report
+from claimflow.console import InputError, cli_errors, explain_flags, out, safe
 from claimflow.policy_cli import policy_app
 from claimflow.read_cli import archive_command, claim_number_taken, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
-from claimflow.archive import ensure_archive_schedule
 from claimflow.temporal import (
     ConfigError,
     SearchAttributeStatus,
@@ -45,9 +51,8 @@ from claimflow.temporal import (
     search_attribute_flags,
     set_retention,
 )
-from models.actions import ACTIONS
-from claimflow.calendars import local_today
-from models.claim import ClaimIntake, ClaimView
+from models.actions import ACTION_NAMES, ACTIONS, AgentAction
+from models.claim import ActionResult, ClaimIntake, ClaimView
 from models.enums import ClaimKind
 
 T = TypeVar("T")
@@ -92,8 +97,7 @@ def open_claim(
     condition: Annotated[list[str], typer.Option(help="Exclusion id known at intake (repeatable).")] = [],
 ) -> None:
     """Open a claim: checks it against its policy and starts its workflow."""
-    intake = ClaimIntake.model_validate(
-        {
+    intake = _validated(ClaimIntake, _open_flag, {
             "claim_number": number,
             "policy": policy,
             "kind": kind,
@@ -107,8 +111,9 @@ def open_claim(
             "fault_description": fault,
             "conditions": condition,
             "opened_by": by,
-        }
-    )
+        })  # fmt: skip
+    from claimflow.calendars import local_today
+
     policy_ = load_policy(load_settings().policy_dir, intake.policy)
     claim = claim_ops.claim_input(intake, policy_, local_today(policy_.timezone))
     if held_by := claim_number_taken(read_model(), intake.claim_number):
@@ -126,23 +131,75 @@ def open_claim(
     out.print(f"next: {', '.join(view.allowed_actions) or 'nothing (claim is closed)'}", highlight=False)
 
 
-def parse_fields(fields: list[str], lines: list[str]) -> dict[str, Any]:
-    """`-f key=value` pairs (values read as JSON when they parse) and `--line item=amount`."""
+_OPEN_FLAGS = {
+    ("claim_number",): "--number", ("policy",): "--policy", ("kind",): "--kind", ("customer", "name"): "--customer",
+    ("customer", "contact"): "--contact", ("product", "model"): "--model", ("product", "serial_number"): "--serial",
+    ("product", "barcode"): "--barcode", ("proof_of_purchase",): "--proof", ("purchase_date",): "--purchased",
+    ("goods_received_date",): "--received", ("factory_shipment_date",): "--shipped-from-factory",
+    ("contract_warranty_months",): "--contract-months", ("fault_description",): "--fault",
+    ("conditions",): "--condition", ("opened_by",): "--by",
+}  # fmt: skip
+
+
+def _open_flag(loc: tuple, value: Any, missing: bool) -> str | None:
+    """`claims open`'s flag for a field path of the intake, with what was typed."""
+    for path, flag in _OPEN_FLAGS.items():
+        if loc[: len(path)] == path:
+            return flag if missing else f"{flag} {shlex.quote(str(value))}"
+    return ".".join(map(str, loc)) or None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], flag_of: Callable[[tuple, Any, bool], str | None], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InputError(explain_flags(error, flag_of)) from None
+
+
+def _takes_json(annotation: Any) -> bool:
+    """A field whose values are lists or mappings: its `-f` value is JSON."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_takes_json(a) for a in get_args(annotation) if a is not type(None))
+    return get_origin(annotation) in (list, dict, set, tuple) or annotation in (list, dict, set, tuple)
+
+
+def parse_fields(action: type[AgentAction], fields: list[str], lines: list[str]) -> dict[str, Any]:
+    """`-f key=value` pairs typed by the action's field (strings stay strings; booleans,
+    numbers and money are parsed by the model; lists are JSON) and `--line item=amount`."""
     data: dict[str, Any] = {}
+    known = [name for name in action.model_fields if name not in ("by", "note")]
     for field in fields:
         key, sep, raw = field.partition("=")
         if not sep or not key:
-            raise ClaimError(f"field {field!r} must look like key=value")
-        try:
-            data[key] = json.loads(raw)
-        except json.JSONDecodeError:
+            raise InputError(f"-f {shlex.quote(field)} must look like key=value")
+        if key in ("by", "note"):
+            what = "who did it" if key == "by" else "the note"
+            raise InputError(f"-f {shlex.quote(field)}: use --{key} to give {what}, not -f")
+        if key not in action.model_fields:
+            raise InputError(
+                f"-f {shlex.quote(field)}: {ACTION_NAMES[action]} has no field {key!r}; "
+                f"its fields: {', '.join(known) or 'none'}"
+            )
+        if key in data:
+            raise InputError(f"-f {key}=… is given twice")
+        if _takes_json(action.model_fields[key].annotation):
+            try:
+                data[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise InputError(
+                    f"-f {shlex.quote(field)}: {key} is a list, written as JSON, e.g. -f '{key}=[\"a\", \"b\"]'"
+                ) from None
+        else:
             data[key] = raw
     if lines:
         data["lines"] = []
         for line in lines:
             item, sep, amount = line.rpartition("=")
             if not sep or not item:
-                raise ClaimError(f"line {line!r} must look like 'item=amount'")
+                raise InputError(f"--line {shlex.quote(line)} must look like 'item=amount'")
             data["lines"].append({"item": item, "amount": amount})
     return data
 
@@ -156,14 +213,58 @@ def act(
     field: Annotated[list[str], typer.Option("-f", "--field", help="key=value (repeatable).")] = [],
     line: Annotated[list[str], typer.Option(help="Quote line 'item=amount' (repeatable).")] = [],
     note: Annotated[str, typer.Option(help="Free-text note for the timeline.")] = "",
+    wait: Annotated[
+        int | None,
+        typer.Option(min=1, max=3600, help="Seconds to wait for the claim's answer [default: CLAIMFLOW_ACT_TIMEOUT or 30]."),
+    ] = None,
+    request_id: Annotated[
+        str | None,
+        typer.Option(help="Id of this request (default: a new one); the same id again is the same action, done once."),
+    ] = None,
 ) -> None:
-    """Do an agent action on a claim; refused at once if it does not fit the claim's state."""
+    """Do an agent action on a claim; refused at once if it does not fit the claim's state.
+
+    Nothing is sent when no worker polls the claim's task queue. The action is sent as one
+    workflow update whose id comes from --request-id: when the claim does not answer within
+    --wait seconds, the command says so and prints the id to retry with."""
     name = action.replace("-", "_")
     if name not in ACTIONS:
         raise ClaimError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
-    payload = ACTIONS[name].model_validate({"by": by, "note": note} | parse_fields(field, line))
-    result = run(claim_ops.act, claim.upper(), payload)
-    out.print(f"{result.claim_number}: {result.message}", markup=False, highlight=False)
+    data = parse_fields(ACTIONS[name], field, line)
+    typed = {f.partition("=")[0]: f for f in field}
+
+    def flag_of(loc: tuple, value: Any, missing: bool) -> str | None:
+        if not loc:
+            return None
+        key = loc[0]
+        if key in ("by", "note"):
+            return f"--{key}" if missing else f"--{key} {shlex.quote(by if key == 'by' else note)}"
+        if key == "lines":
+            if missing or len(loc) < 2 or not isinstance(loc[1], int):
+                return "--line item=amount"
+            return f"--line {shlex.quote(line[loc[1]])}"
+        return f"-f {key}=…" if missing or key not in typed else f"-f {shlex.quote(typed[key])}"
+
+    payload = _validated(ACTIONS[name], flag_of, {"by": by, "note": note} | data)
+    number = claim.upper()
+    request_id = request_id or uuid.uuid4().hex
+    seconds = wait or load_settings().act_timeout
+
+    async def check_and_act(client: Client) -> ActionResult:
+        await claim_ops.check_worker(client, number)
+        return await claim_ops.act(client, number, payload, request_id=request_id, wait=seconds)
+
+    try:
+        result = run(check_and_act)
+    except claim_ops.NoAnswer as e:
+        retry = ["claims", "act", claim, action, "--by", by, *(a for f in field for a in ("-f", f))]
+        retry += [*(a for q in line for a in ("--line", q)), *(["--note", note] if note else [])]
+        retry = shlex.join([*retry, "--request-id", request_id])
+        raise ClaimError(
+            f"{e}: it may still be done when a worker takes it up. Check with `claims show {number}`; "
+            f"to retry without doing it twice: {retry}"
+        ) from None
+    out.print(f"{safe(result.claim_number)}: {safe(result.message)}", markup=False, highlight=False)
     out.print(f"next: {', '.join(result.allowed_actions) or 'nothing'}", highlight=False)
 
 
@@ -185,20 +286,23 @@ def actions() -> None:
 def show(
     claim: Annotated[str, typer.Argument(help="Claim number.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the live view as JSON.")] = False,
+    utc: Annotated[bool, typer.Option("--utc", help="Times in UTC, not in the policy's timezone.")] = False,
 ) -> None:
-    """Show a claim's live state: deadlines and time left, decisions with their clauses, timeline.
+    """Show a claim's live state: customer and fault, deadlines and time left, decisions with
+    their clauses, the quote, the timeline. Times are in the policy's timezone (--utc: UTC).
 
     A claim Temporal no longer knows (its retention passed) is shown from the archive."""
+    printer = functools.partial(print_view, utc=utc)
     try:
         view = run(claim_ops.view, claim.upper())
     except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND or not show_archived(claim.upper(), as_json, print_view):
+        if err.status != RPCStatusCode.NOT_FOUND or not show_archived(claim.upper(), as_json, printer):
             raise
         return
     if as_json:
         print(view.model_dump_json(indent=2))
         return
-    print_view(view, datetime.now(timezone.utc))
+    printer(view, datetime.now(timezone.utc))
 
 
 def _time_left(due: datetime, now: datetime) -> str:
@@ -210,27 +314,54 @@ def _time_left(due: datetime, now: datetime) -> str:
 
 def _print_decisions(view: ClaimView) -> None:
     for d in view.decisions:
-        out.print(f"  [bold]{d.what}[/bold]: {escape(d.outcome)} — {escape(d.reason)}", highlight=False)
+        out.print(f"  [bold]{escape(safe(d.what))}[/bold]: {escape(safe(d.outcome))} — {escape(safe(d.reason))}",
+                  highlight=False)  # fmt: skip
         for cid in d.clause_ids:
-            out.print(f"      {cid}: {view.clauses.get(cid, '')}", style="dim", markup=False, highlight=False)
+            out.print(f"      {safe(cid)}: {safe(view.clauses.get(cid, ''))}", style="dim", markup=False, highlight=False)
 
 
-def print_view(view: ClaimView, now: datetime) -> None:
+def _zone(view: ClaimView, utc: bool) -> tuple[tzinfo, str]:
+    """Where `claims show` reads its times: the policy's timezone, or UTC."""
+    if not utc:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(view.timezone), view.timezone
+    return timezone.utc, "UTC"
+
+
+def print_view(view: ClaimView, now: datetime, utc: bool = False) -> None:
+    """A claim's view for a terminal; every stored text goes through `safe` (no control
+    characters reach the terminal raw)."""
+    zone, zone_name = _zone(view, utc)
+
+    def at(moment: datetime, seconds: bool = False) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+    def say(text: str) -> None:
+        out.print(text, markup=False, highlight=False)
+
     out.print(
-        f"[bold]{view.claim_number}[/bold]  policy {view.policy}  {view.kind.value}  "
-        f"state [bold]{view.state.value}[/bold]  channel {view.channel}  "
+        f"[bold]{escape(safe(view.claim_number))}[/bold]  policy {escape(safe(view.policy))}  {view.kind.value}  "
+        f"state [bold]{view.state.value}[/bold]  channel {escape(safe(view.channel))}  "
         f"remedy {view.remedy.value if view.remedy else '-'}  "
-        f"RMA {view.rma_number or '-'}",
+        f"RMA {escape(safe(view.rma_number or '-'))}",
         highlight=False,
     )
+    if view.customer is not None:
+        say(f"customer {safe(view.customer.name)} <{safe(view.customer.contact)}>")
+    if view.product is not None:
+        serial = f", serial {safe(view.product.serial_number)}" if view.product.serial_number else ""
+        say(f"product {safe(view.product.model)}{serial}")
+    if view.fault_description is not None:
+        say(f"reported fault: {safe(view.fault_description)}")
+    say(f"opened {at(view.opened_at)} {zone_name}")
     if view.service_hours:
         hours = view.service_hours
         state = "open now" if hours.is_open(now, view.timezone) else "closed now"
-        out.print(f"service desk {hours.opens}–{hours.closes} ({view.timezone}), {state}", highlight=False)
+        say(f"service desk {hours.opens}–{hours.closes} ({safe(view.timezone)}), {state}")
     if view.post_repair_warranty_until:
-        out.print(f"post-repair warranty until {view.post_repair_warranty_until}", highlight=False)
+        say(f"post-repair warranty until {view.post_repair_warranty_until}")
     if view.open_deadlines:
-        table = Table("deadline", "due (UTC)", "time left", "escalation", "clauses", title="Deadlines")
+        table = Table("deadline", f"due ({zone_name})", "time left", "escalation", "clauses", title="Deadlines")
         for d in view.open_deadlines:
             steps = [e for e in view.escalations if e.deadline == d.kind and e.cycle == d.cycle]
             level = steps[-1].level.value if steps else "-"
@@ -241,21 +372,25 @@ def print_view(view: ClaimView, now: datetime) -> None:
             else:
                 left = _time_left(d.due_at, now) + (f" (extended {d.extensions}x)" if d.extensions else "")
             table.add_row(
-                f"{d.kind.value} #{d.cycle}",
-                d.due_at.strftime("%Y-%m-%d %H:%M"),
-                left,
-                level,
-                ", ".join(d.clause_ids),
+                f"{d.kind.value} #{d.cycle}", at(d.due_at), left, escape(safe(level)), escape(safe(", ".join(d.clause_ids)))
             )
+        out.print(table)
+    if view.quote is not None:
+        quote = view.quote
+        table = Table("item", f"amount ({safe(quote.currency)})", title="Quote")
+        for fee in quote.lines:
+            table.add_row(escape(safe(fee.item)), f"{fee.amount:.2f}")
+        table.add_row("[bold]total[/bold]", f"[bold]{quote.total:.2f}[/bold]")
+        table.caption = (
+            f"sent {at(quote.sent_at)}, valid until {at(quote.valid_until)} {zone_name}; {quote.answer or 'no answer yet'}"
+        )
         out.print(table)
     out.print("[bold]Decisions[/bold]")
     _print_decisions(view)
-    out.print(f"[bold]Allowed now:[/bold] {', '.join(view.allowed_actions) or 'nothing'}", highlight=False)
-    table = Table("at (UTC)", "what", "by", "", title="Timeline")
+    out.print(f"[bold]Allowed now:[/bold] {escape(', '.join(view.allowed_actions) or 'nothing')}", highlight=False)
+    table = Table(f"at ({zone_name})", "what", "by", "", title="Timeline")
     for entry in view.timeline:
-        table.add_row(
-            entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, escape(entry.by or ""), escape(entry.summary)
-        )
+        table.add_row(at(entry.at, seconds=True), entry.kind, escape(safe(entry.by or "")), escape(safe(entry.summary)))
     out.print(table)
 
 
@@ -267,6 +402,8 @@ def demo(
     prefix: Annotated[str, typer.Option(help="Claim numbers are PREFIX-<policy>-<n>.")] = "DEMO",
 ) -> None:
     """Open a realistic mix of claims under every policy, in a spread of states (a worker must run)."""
+    from claimflow.demo import open_demo_claims, print_report
+
     policy_dir = load_settings().policy_dir
 
     async def open_them(client: Client):
@@ -298,6 +435,8 @@ def setup() -> None:
     closed claims every CLAIMFLOW_ARCHIVE_EVERY_MINUTES. Safe to run again. (`claims up`
     does this by itself on its dev server.)
     """
+    from claimflow.archive import ensure_archive_schedule
+
     settings = load_settings()
 
     async def register(client: Client) -> tuple[list[SearchAttributeStatus], bool, str]:
@@ -408,6 +547,7 @@ async def _watch_server(server: subprocess.Popen, log_path: Path, stop: asyncio.
 
 
 async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log_path: Path) -> None:
+    from claimflow.archive import ensure_archive_schedule
     from worker import run_worker
 
     stop = _stop_on_signals()
@@ -499,5 +639,46 @@ def up(ui_port: Annotated[int, typer.Option(help="Port of the Temporal Web UI.")
         out.print("stopped.")
 
 
+def main(args: list[str] | None = None) -> None:
+    """The `claims` console script: run the command, flush what it printed, and leave with
+    its exit code at once (os._exit). Leaving through the interpreter's shutdown is not
+    safe once temporalio has run: its runtime's threads can crash the finalizing
+    interpreter (Fatal Python error: PyGILState_Release), which turned a command that had
+    done its work into exit code 134 or 139."""
+    code = _exit_code(args)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_code(args: list[str] | None) -> int:
+    """Run the typer app as its standalone mode would (same messages), returning the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="claims", standalone_mode=False)
+    except TyperException as e:  # a usage error: typer's own message
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("Aborted.", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # sys.exit() somewhere: its code, as Python would map it
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code
+        print(e.code, file=sys.stderr)
+        return 1
+    except BaseException:  # a bug: the traceback, and failure
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    return result if isinstance(result, int) else 0
+
+
 if __name__ == "__main__":
-    app()
+    main()

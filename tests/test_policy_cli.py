@@ -168,5 +168,5 @@ def test_open_has_contract_months():
         "--model", "CK-200", "--serial", "SN-1", "--fault", "no power", "--by", "amy", "--contract-months", "0",
     )  # fmt: skip
     assert refused.exit_code == 1
-    assert "contract_warranty_months: Input should be greater than 0" in refused.output
+    assert "--contract-months 0: Input should be greater than 0" in refused.output
     no_traceback(refused)
