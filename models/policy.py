@@ -17,6 +17,14 @@ from models.enums import ClaimKind, DeadlineKind, EscalationLevel, Fault, Party,
 ClauseIds = Annotated[list[str], Field(min_length=1)]
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
+# Bounds on the numbers a claim's dates are computed from, so that no policy file can make
+# the workflow's date arithmetic overflow (a workflow task that fails on every retry).
+DEADLINE_DAYS_MAX = 3_650  # a deadline or a window: 10 years
+WARRANTY_DAYS_MAX = 36_500  # a warranty: 100 years
+WARRANTY_MONTHS_MAX = 1_200
+OFFSET_HOURS_MAX = 87_600  # an escalation step, before or after its deadline: 10 years
+DeadlineDays = Annotated[int, Field(gt=0, le=DEADLINE_DAYS_MAX)]
+
 
 class Strict(BaseModel):
     """Policy models refuse unknown keys, so a typo in a policy file is an error."""
@@ -32,7 +40,7 @@ class Clause(Strict):
 class ReturnRule(Strict):
     """Return for a refund within a window of natural days from receipt of the goods."""
 
-    window_days: Annotated[int, Field(gt=0)]
+    window_days: DeadlineDays
     clause_ids: ClauseIds  # the window and its conditions
     late_clause_ids: ClauseIds  # refusal: asked after the window
     condition_clause_ids: ClauseIds  # refusal: used, incomplete or damaged
@@ -47,8 +55,8 @@ class WarrantyClock(Strict):
 
     counted_from: Literal["purchase", "factory_shipment"]
     requires_proof_of_purchase: bool
-    days: Annotated[int, Field(gt=0)] | None = None
-    months: Annotated[int, Field(gt=0)] | None = None
+    days: Annotated[int, Field(gt=0, le=WARRANTY_DAYS_MAX)] | None = None
+    months: Annotated[int, Field(gt=0, le=WARRANTY_MONTHS_MAX)] | None = None
     period_from_claim: bool = False
     clause_ids: ClauseIds
 
@@ -64,7 +72,7 @@ class GuaranteeTier(Strict):
     """Three Guarantees: a product given back with a fault of its own, within `up_to_day`
     days of purchase, is refunded or replaced instead of repaired."""
 
-    up_to_day: Annotated[int, Field(gt=0)]
+    up_to_day: Annotated[int, Field(gt=0, le=WARRANTY_DAYS_MAX)]
     remedy: Literal[Remedy.REFUND, Remedy.REPLACEMENT]
     clause_ids: ClauseIds
 
@@ -105,18 +113,19 @@ class WarrantyRule(Strict):
 class PostRepairWarranty(Strict):
     """Extra warranty after a repair the customer paid for, counted from ship-back."""
 
-    days: Annotated[int, Field(gt=0)]
+    days: DeadlineDays
     clause_ids: ClauseIds
 
 
 class EscalationStep(Strict):
-    offset_hours: int  # relative to the deadline; negative is before it
+    # relative to the deadline; negative is before it
+    offset_hours: Annotated[int, Field(ge=-OFFSET_HOURS_MAX, le=OFFSET_HOURS_MAX)]
     level: EscalationLevel
     notify: Role
 
 
 class DeadlineRule(Strict):
-    days: Annotated[int, Field(gt=0)]
+    days: DeadlineDays
     calendar: Literal["natural", "working"]
     clause_ids: ClauseIds
     starts_at: Literal["repair_start", "parcel_received"] = "repair_start"  # repair deadline only
