@@ -43,8 +43,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX), _printable()]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX), _printable("\n\t")]
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX), _printable()]
-ClaimNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
+ClaimNumber = Annotated[  # typed in either case, kept in upper case (pydantic checks the pattern first)
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$")
 ]
 
 

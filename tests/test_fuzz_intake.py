@@ -129,3 +129,11 @@ def test_the_intake_strategy_reaches_every_outcome():
     assert all(seen["accepted"] for seen in outcomes.values()), outcomes
     total = sum(outcomes.values(), Counter())
     assert min(total["invalid"], total["refused"], total["accepted"]) >= sum(total.values()) // 10, outcomes
+
+
+def test_a_claim_number_typed_in_lower_case_is_kept_in_upper_case():
+    from pydantic import TypeAdapter
+
+    from models.claim import ClaimNumber
+
+    assert TypeAdapter(ClaimNumber).validate_python(" ck-1001 ") == "CK-1001"
