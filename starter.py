@@ -294,7 +294,7 @@ def show(
     A claim Temporal no longer knows (its retention passed) is shown from the archive."""
     printer = functools.partial(print_view, utc=utc)
     try:
-        view = run(claim_ops.view, claim.upper())
+        view, ended_outside = run(claim_ops.view_and_end, claim.upper())
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND or not show_archived(claim.upper(), as_json, printer):
             raise
@@ -303,6 +303,8 @@ def show(
         print(view.model_dump_json(indent=2))
         return
     printer(view, datetime.now(timezone.utc))
+    if ended_outside:
+        out.print(f"[bold]{escape(safe(ended_outside))}[/bold] — its last state is shown as it was", highlight=False)
 
 
 def _time_left(due: datetime, now: datetime) -> str:

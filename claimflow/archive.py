@@ -35,6 +35,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from claimflow.claims import closed_outside
 from claimflow.projection import insert_ignoring_existing, mark_closed_outside
 from claimflow.settings import TASK_QUEUE
 from models.claim import ClaimView
@@ -126,16 +127,6 @@ async def archive_one(client: Client, execution: WorkflowExecution, query_timeou
         "archived_at": datetime.now(timezone.utc),
         "closed_outside": closed_outside(history),
     }
-
-
-def closed_outside(history) -> str | None:
-    """How the workflow was ended outside claimflow, if it was: terminated in Temporal
-    (the Web UI's Terminate, `temporal workflow terminate`), by whom and why."""
-    last = history.events[-1]
-    if not last.HasField("workflow_execution_terminated_event_attributes"):
-        return None
-    ended = last.workflow_execution_terminated_event_attributes
-    return f"terminated outside claimflow by {ended.identity or 'unknown'}" + (f": {ended.reason}" if ended.reason else "")
 
 
 def _mark_closed_outside(engine: Engine, row: dict, summary: str) -> None:

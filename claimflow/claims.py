@@ -10,6 +10,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowHistory,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
@@ -163,3 +164,23 @@ async def act(
 async def view(client: Client, claim_number: str) -> ClaimView:
     """The claim's live view: the `view` query both claim engines answer."""
     return await client.get_workflow_handle(claim_number).query("view", result_type=ClaimView)
+
+
+async def view_and_end(client: Client, claim_number: str) -> tuple[ClaimView, str | None]:
+    """The claim's view, and how its workflow was ended outside claimflow if it was (a
+    terminated workflow cannot say so itself: its view is its last state)."""
+    handle = client.get_workflow_handle(claim_number)
+    claim = await handle.query("view", result_type=ClaimView)
+    if (await handle.describe()).status != WorkflowExecutionStatus.TERMINATED:
+        return claim, None
+    return claim, closed_outside(await handle.fetch_history())
+
+
+def closed_outside(history: WorkflowHistory) -> str | None:
+    """How a workflow was ended outside claimflow, if it was: terminated in Temporal (the
+    Web UI's Terminate, `temporal workflow terminate`), by whom and why."""
+    last = history.events[-1]
+    if not last.HasField("workflow_execution_terminated_event_attributes"):
+        return None
+    ended = last.workflow_execution_terminated_event_attributes
+    return f"terminated outside claimflow by {ended.identity or 'unknown'}" + (f": {ended.reason}" if ended.reason else "")

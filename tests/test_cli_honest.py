@@ -260,3 +260,13 @@ async def test_show_prints_customer_fault_quote_in_the_policy_timezone(cli):
     utc = (await cli("show", number, "--utc")).output
     assert "due (UTC)" in utc and "at (UTC)" in utc
     assert first.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") in utc
+
+
+async def test_show_says_a_claim_was_terminated_outside_claimflow(cli, dev_env):
+    number = new_number()
+    assert (await cli(*open_args(number))).exit_code == 0
+    handle = dev_env.client.get_workflow_handle(number)
+    await handle.terminate(reason="opened twice by mistake")  # the Web UI's Terminate
+    shown = await cli("show", number)
+    assert shown.exit_code == 0, shown.output
+    assert "terminated outside claimflow by " in shown.output and "opened twice by mistake" in shown.output
