@@ -51,6 +51,7 @@ from claimflow.temporal import (
     search_attribute_flags,
     set_retention,
 )
+from models import limits
 from models.actions import ACTION_NAMES, ACTIONS, AgentAction
 from models.claim import ActionResult, ClaimIntake, ClaimView
 from models.enums import ClaimKind
@@ -279,6 +280,16 @@ def actions() -> None:
         summary = next(iter((model.__doc__ or "").strip().splitlines()), "")
         table.add_row(name, ", ".join(fields), summary)
     out.print(table)
+    out.print(
+        f"Limits: --by, names, carriers, tracking numbers, references and fee items {limits.NAME_MAX} characters; "
+        f"descriptions, reasons, summaries, work done and documentation items {limits.TEXT_MAX}; "
+        f"--note {limits.NOTE_MAX}; lists (--line, items, exclusions) {limits.LIST_MAX} entries; "
+        f"a fee line at most {limits.LINE_AMOUNT_MAX:,}, a payment or refund {limits.AMOUNT_MAX:,}; "
+        f"no control characters. Per claim: {limits.QUOTES_MAX} quotes, {limits.REPAIR_ATTEMPTS_MAX} failed "
+        f"quality checks, {limits.FAULT_REPORTS_MAX} new faults, {limits.EXTENSIONS_MAX} extensions of a "
+        f"deadline, {limits.REOPENS_MAX} reopenings.",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -130,5 +130,6 @@ async def test_a_bad_database_url_is_one_clear_line(cli, monkeypatch):
 def test_actions_lists_every_action_even_without_a_docstring():
     result = CliRunner().invoke(app, ["actions"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ("receive_parcel", "record_refund", "reopen_claim", "extend_deadline"):
+    for name in ("receive_parcel", "record_refund", "reopen_claim", "extend_deadline", "settle_unpaid"):
         assert name in result.output
+    assert "--note 2000" in result.output and "10 quotes" in result.output  # the limits
