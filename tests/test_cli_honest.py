@@ -179,10 +179,10 @@ async def test_show_and_list_never_print_control_characters(cli, tmp_path, monke
         "timeline": [e.model_copy(update={"by": attack, "summary": attack}) for e in clean.timeline],
     })  # fmt: skip
 
-    async def view(client, claim_number):
-        return tainted
+    async def view_and_end(client, claim_number):
+        return tainted, None
 
-    monkeypatch.setattr(claim_ops, "view", view)
+    monkeypatch.setattr(claim_ops, "view_and_end", view_and_end)
     shown = await cli("show", number)
     assert shown.exit_code == 0, shown.output
     assert "\x1b" not in shown.output and "\x07" not in shown.output and "\u202e" not in shown.output
