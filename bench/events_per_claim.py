@@ -12,17 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycles import README_PAID_REPAIR, floor_events, run_paid_repair, settled_history
-from claimflow.binaries import temporal_cli
+from claimflow.binaries import in_memory_dev_server
 from claimflow.policy_files import load_policy
 from claimflow.settings import REPO_ROOT
 from models.calendar import local_date
 from worker import build_worker
 from workflows.names import CLAIM, CLAIM_V1
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 E = EventType
 
@@ -33,12 +30,7 @@ def _name(event_type: int) -> str:
 
 async def measure() -> None:
     policy = load_policy(REPO_ROOT / "policies", "changkong")
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        search_attributes=SEARCH_ATTRIBUTES,
-    ) as env:
+    async with await in_memory_dev_server() as env:
         with tempfile.TemporaryDirectory() as tmp:
             async with build_worker(env.client, Path(tmp) / "outbox.jsonl", task_queue="bench"):
                 today = local_date(await env.get_current_time(), policy.timezone)

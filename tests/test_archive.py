@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 from typer.testing import CliRunner
 
@@ -25,7 +24,7 @@ from claimflow.archive import (
     ensure_archive_schedule,
     verify,
 )
-from claimflow.binaries import temporal_cli
+from claimflow.binaries import in_memory_dev_server
 from claimflow.claim_lists import list_claims, reindex
 from claimflow.claims import claim_input, open_claim
 from claimflow.db import engine_for, migrate
@@ -33,18 +32,12 @@ from models.actions import CancelClaim, ReceiveParcel
 from models.read_model import ClaimArchiveRow, ClaimRow
 from starter import app
 from tests.conftest import claims_on, intake
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 
 @pytest.fixture
 async def server():
     """A dev server of this test's own: an archiving pass sees only this test's claims."""
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        search_attributes=SEARCH_ATTRIBUTES,
-    ) as env:
+    async with await in_memory_dev_server() as env:
         yield env
 
 
@@ -78,21 +71,6 @@ async def replays(row: ClaimArchiveRow) -> None:
         workflows=worker.WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=worker.SANDBOX
     )
     await replayer.replay_workflow(WorkflowHistory.from_json(row.workflow_id, row.history_json))
-
-
-async def delete_workflow(client, workflow_id: str) -> None:
-    await client.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id))
-    )
-    for _ in range(600):  # deletion is asynchronous
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return
-            raise
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id} was never deleted")
 
 
 async def test_a_pass_archives_each_closed_claim_once_and_its_history_replays(server, engine, tmp_path, changkong):
@@ -191,10 +169,7 @@ async def test_a_claim_temporal_no_longer_has(server, engine, tmp_path, changkon
         assert archived.exit_code == 0 and "archived 1 closed claim (0 archived before)" in archived.output, archived.output
         today = await claims.today(changkong)
 
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter,
-        dev_server_log_level="error", search_attributes=SEARCH_ATTRIBUTES,
-    ) as later, claims_on(later, tmp_path, engine) as claims:  # fmt: skip
+    async with await in_memory_dev_server() as later, claims_on(later, tmp_path, engine) as claims:
         monkeypatch.setenv("TEMPORAL_ADDRESS", later.client.service_client.config.target_host)
         shown = await cli("show", number)
         assert shown.exit_code == 0, shown.output

@@ -2,7 +2,6 @@
 respect time, deadlines follow the table, supervisors reopen and extend. Time-skipping
 server."""
 
-import asyncio
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,7 @@ from models.enums import ClaimState as S
 from models.enums import DeadlineKind
 from models.read_model import ClaimRow
 from starter import _time_left, print_view
-from tests.conftest import POLICY_DIR, Claims, claims_on
+from tests.conftest import POLICY_DIR, Claims
 from tests.test_claim_deadlines import at_about, ladder_of
 from tests.test_claim_lifecycle import QUOTE, decision, quoted_paid_repair
 from worker import SANDBOX, WORKFLOWS

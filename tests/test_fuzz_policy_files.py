@@ -4,7 +4,7 @@ swapped, the text cut short), is either refused by `parse_policy` with a PolicyE
 names the file on every line, or accepted, and then the workflow can compute every
 deadline and warranty from it. Pure: no server."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
