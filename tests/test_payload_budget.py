@@ -3,7 +3,7 @@ largest inputs the models accept stays far below Temporal's payload limits, no w
 task fails, and every loop of its life stops at its bound (models/limits.py).
 Time-skipping server."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -293,3 +293,32 @@ async def test_the_remaining_actions_with_boundary_values_fail_no_task(claims, c
     for handle in (refund, remote, expired):
         assert (await handle.result()).state in (S.COMPLETED, S.CANCELLED)
         assert await failed_tasks(handle) == []
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"contract_warranty_months": 100_000}, "less than or equal to 240"),
+        ({"purchase_date": "0001-01-01"}, "greater than or equal to 1990-01-01"),
+        ({"fault_description": "x" * 100_000}, "at most 500 characters"),
+        ({"opened_by": "eve\x1b[2J"}, "control characters are not allowed: U+001B"),
+        ({"conditions": ["misuse"] * 21}, "at most 20 items"),
+    ],
+)
+def test_an_intake_that_could_wedge_a_claim_is_refused_before_it_starts(changkong, changes, message):
+    from pydantic import ValidationError
+
+    from tests.conftest import intake
+
+    with pytest.raises(ValidationError) as refused:
+        intake(changkong, date(2026, 11, 29), **changes)
+    assert message in str(refused.value)
+
+
+def test_a_quote_that_could_never_be_paid_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="less than or equal to 10000000"):
+        SendQuote(by="amy", lines=[{"item": "a", "amount": "9999999999"}, {"item": "b", "amount": "9999999999"}])
+    with pytest.raises(ValidationError, match="at most 2000 characters"):
+        ReceiveParcel(by="amy", note="n" * 125_000)
