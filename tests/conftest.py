@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import read_outbox
 from claimflow.binaries import in_memory_dev_server, temporal_test_server
+from claimflow.db import engine_for, migrate
 from claimflow.claims import act, claim_input, open_claim
 from claimflow.policy_files import load_policy
 from claimflow.settings import REPO_ROOT
@@ -240,3 +241,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         with fresh_database(request.getfixturevalue("postgres_url")) as url:
             yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated read-model database, once per backend (see `database_url`)."""
+    engine = engine_for(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -5,21 +5,12 @@ PostgreSQL; a broken line in the outbox stops nothing."""
 import threading
 from datetime import UTC, datetime
 
-import pytest
 from sqlmodel import Session, select
 
 from activities.notify import NotifyActivities, read_outbox
-from claimflow.db import engine_for, migrate
+from claimflow.db import engine_for
 from models.claim import Notification
 from models.read_model import NotificationRow
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def notification(key: str = "N-1/shipping#1/0") -> Notification:

@@ -19,14 +19,6 @@ from tests.test_claim_lifecycle import QUOTE
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 async def read_claims(env, tmp_path, engine):
     async with claims_on(env, tmp_path, engine) as claims:
         yield claims

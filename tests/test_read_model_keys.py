@@ -6,7 +6,6 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import bindparam, text
 from sqlmodel.sql.sqltypes import UTCDateTime
 from sqlmodel import Session, func, select
@@ -18,14 +17,6 @@ from models.claim import ClaimSnapshot, ClaimView, TimelineEntry, snapshot_of
 from models.read_model import ClaimEventRow, ClaimRow
 
 AT = datetime(2026, 3, 11, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def view(number: str = "K-1", entries: int = 3, opened_at: datetime = AT) -> ClaimView:
