@@ -16,7 +16,7 @@ Changing a row changes the behaviour of claims already open: do it behind
 `workflow.patched` in the workflow (see the README, "Changing a workflow").
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -119,26 +119,22 @@ _ALL_OPEN = frozenset(set(ClaimState) - TERMINAL_STATES - {S.OPENED})
 def deadline_table(policy: Policy, claim_kind: ClaimKind) -> list[DeadlineSpec]:
     """The rows that apply to a claim of `claim_kind` under `policy`."""
     repair_from_arrival = policy.deadlines.repair.starts_at == "parcel_received"
+    shipping = DeadlineSpec(
+        K.SHIPPING,
+        runs_in=frozenset({S.AWAITING_PARCEL}),
+        stays_open_in=frozenset({S.EXPIRED}),
+        on_expiry=Expiry.EXPIRE,
+        expires_to=S.EXPIRED,
+        claim_kinds=frozenset({ClaimKind.RETURN}),  # a return: the policy's own clause
+        after_expiry="a supervisor can reopen the claim (reopen_claim) to receive a late parcel",
+        reason="the customer did not ship the parcel in time",
+    )
     rows = [
-        DeadlineSpec(
-            K.SHIPPING,
-            runs_in=frozenset({S.AWAITING_PARCEL}),
-            stays_open_in=frozenset({S.EXPIRED}),
-            on_expiry=Expiry.EXPIRE,
-            expires_to=S.EXPIRED,
-            claim_kinds=frozenset({ClaimKind.RETURN}),
-            after_expiry="a supervisor can reopen the claim (reopen_claim) to receive a late parcel",
-            reason="the customer did not ship the parcel in time",
-        ),
-        DeadlineSpec(
-            K.SHIPPING,
-            runs_in=frozenset({S.AWAITING_PARCEL}),
-            stays_open_in=frozenset({S.EXPIRED}),
-            on_expiry=Expiry.EXPIRE,
-            expires_to=S.EXPIRED,
+        shipping,
+        replace(  # a repair: the policy's days, claimflow's clause (the policy's is about returns)
+            shipping,
             claim_kinds=frozenset({ClaimKind.REPAIR}),
             clause_ids=("CF-DL-REPAIR-SHIPPING",),
-            after_expiry="a supervisor can reopen the claim (reopen_claim) to receive a late parcel",
             reason="the customer did not ship the product in time",
         ),
         DeadlineSpec(
