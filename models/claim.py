@@ -248,8 +248,7 @@ class ClaimView(Model):
 
     @property
     def overdue(self) -> bool:
-        """A deadline of an open claim passed and the awaited thing has not happened."""
-        return self.state not in TERMINAL_STATES and any(d.due_passed for d in self.open_deadlines)
+        return is_overdue(self.state, self.deadlines)
 
     @property
     def escalation_level(self) -> EscalationLevel | None:
@@ -262,6 +261,17 @@ def _still_escalated(view: ClaimView, escalation: Escalation) -> bool:
         d.kind == escalation.deadline and d.cycle == escalation.cycle and d.escalated and not d.cleared
         for d in view.deadlines
     )
+
+
+def is_overdue(state: ClaimState, deadlines: list[DeadlineStatus]) -> bool:
+    """A deadline of an open claim passed and the awaited thing has not happened."""
+    return state not in TERMINAL_STATES and any(d.due_passed for d in deadlines if not d.cleared)
+
+
+def next_deadline(deadlines: list[DeadlineStatus]) -> DeadlineStatus | None:
+    """The open deadline due next whose clock runs (a paused one's due moment moves on)."""
+    waiting = [d for d in deadlines if not d.cleared and not d.due_passed and not d.paused]
+    return min(waiting, key=lambda d: d.due_at) if waiting else None
 
 
 class ClaimSnapshot(Model):
@@ -299,8 +309,7 @@ def snapshot_of(
     first the view holds); `version` is the position after the last entry it carries."""
     start = max(events_from, view.timeline_from)
     events = view.timeline[start - view.timeline_from :][:max_events]
-    waiting = [d for d in view.open_deadlines if not d.due_passed]
-    upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
+    upcoming = next_deadline(view.deadlines)
     actions = [e for e in view.timeline if e.kind == "action"]
     return ClaimSnapshot(
         claim_number=view.claim_number,

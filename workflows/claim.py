@@ -66,6 +66,8 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         escalation_notification_key,
         escalation_subject,
+        is_overdue,
+        next_deadline,
         snapshot_of,
     )
     from models.deadline_table import (
@@ -959,12 +961,11 @@ class ClaimWorkflow:
     def _publish(self) -> None:
         """Search attributes, only when they change; the current details for Temporal's UI.
         No personal data in either."""
-        overdue = any(d.due_passed for d in self._deadlines if not d.cleared) and self._state not in TERMINAL_STATES
+        overdue = is_overdue(self._state, self._deadlines)
         if self._published != (self._state, overdue):
             workflow.upsert_search_attributes([CLAIM_STATE.value_set(self._state.value), CLAIM_OVERDUE.value_set(overdue)])
             self._published = (self._state, overdue)
-        waiting = [d for d in self._deadlines if not d.cleared and not d.due_passed and not d.paused]
-        upcoming = min(waiting, key=lambda d: d.due_at) if waiting else None
+        upcoming = next_deadline(self._deadlines)
         workflow.set_current_details(
             f"**{self._state.value}**"
             + (f" · next deadline: {upcoming.kind.value} due {upcoming.due_at:%Y-%m-%d %H:%M} UTC" if upcoming else "")
