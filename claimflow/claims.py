@@ -169,8 +169,8 @@ async def view(client: Client, claim_number: str) -> ClaimView:
 async def view_and_end(client: Client, claim_number: str) -> tuple[ClaimView, str | None]:
     """The claim's view, and how its workflow was ended outside claimflow if it was (a
     terminated workflow cannot say so itself: its view is its last state)."""
+    claim = await view(client, claim_number)
     handle = client.get_workflow_handle(claim_number)
-    claim = await handle.query("view", result_type=ClaimView)
     if (await handle.describe()).status != WorkflowExecutionStatus.TERMINATED:
         return claim, None
     return claim, closed_outside(await handle.fetch_history())
