@@ -8,6 +8,7 @@ class ClaimKind(StrEnum):
 
     RETURN = "return"  # give the product back for a refund
     REPAIR = "repair"  # have a fault repaired (under warranty or paid)
+    SERVICE = "service"  # a service with no fault to repair: maintenance, a software upgrade
 
 
 class Fault(StrEnum):
@@ -17,6 +18,8 @@ class Fault(StrEnum):
     MAN_MADE_DAMAGE = "man_made_damage"
     EXCLUDED_CONDITION = "excluded_condition"  # a named exclusion applies (see findings)
     NO_FAULT_FOUND = "no_fault_found"
+    # a problem outside a policy's listed defect scope: not a quality fault under it (004 clause 4)
+    NOT_IN_SCOPE = "not_in_scope"
 
 
 class Remedy(StrEnum):
@@ -24,6 +27,7 @@ class Remedy(StrEnum):
     REPLACEMENT = "replacement"
     FREE_REPAIR = "free_repair"
     PAID_REPAIR = "paid_repair"
+    PAID_SERVICE = "paid_service"  # a service claim: quoted, done once agreed, paid before ship-back
     NOT_REPAIRABLE = "not_repairable"
     REJECTED = "rejected"
 
@@ -70,6 +74,7 @@ class DeadlineKind(StrEnum):
     DOCUMENTATION = "documentation"  # the customer sends fault documentation
     ONSITE_VISIT = "onsite_visit"  # the engineer visits and reports
     REMOTE_GUIDANCE = "remote_guidance"  # remote guidance solves it or another channel is chosen
+    DETERMINATION = "determination"  # headquarters determines coverage after an on-site visit
 
 
 # The deadlines a policy file sets (deadlines.* and post_repair_warranty); the others are
@@ -89,6 +94,7 @@ class ClaimState(StrEnum):
     REMOTE_GUIDANCE = "remote_guidance"  # an engineer guides the customer remotely first
     AWAITING_DOCUMENTATION = "awaiting_documentation"  # fault photos/videos before an on-site visit
     ONSITE_VISIT = "onsite_visit"  # an engineer visits; their report decides the remedy
+    AWAITING_DETERMINATION = "awaiting_determination"  # headquarters decides "not covered" after a visit
     AWAITING_PARCEL = "awaiting_parcel"  # RMA issued, shipping deadline running
     PARCEL_IN_TRANSIT = "parcel_in_transit"  # customer shipped, deadline met
     EXPIRED = "expired"  # customer never shipped

@@ -35,6 +35,12 @@ class Strict(BaseModel):
 class Clause(Strict):
     id: Annotated[str, Field(min_length=1)]
     text: Annotated[str, Field(min_length=1)]
+    # The claim kinds the clause speaks of (empty: every kind). A rule may cite it only for
+    # these kinds: the policy lint refuses a warranty clause on a return, a return clause
+    # on a repair (models/policy_lint.py).
+    scope: list[ClaimKind] = []
+    # Why a clause no rule cites is kept (an address, a heading, a promise with no step).
+    informational: Annotated[str, Field(min_length=1)] | None = None
 
 
 class ReturnRule(Strict):
@@ -44,6 +50,7 @@ class ReturnRule(Strict):
     clause_ids: ClauseIds  # the window and its conditions
     late_clause_ids: ClauseIds  # refusal: asked after the window
     condition_clause_ids: ClauseIds  # refusal: used, incomplete or damaged
+    proof_clause_ids: list[str] = []  # refusal: no legitimate proof of purchase (empty: none asked)
 
 
 class WarrantyClock(Strict):
@@ -75,6 +82,9 @@ class GuaranteeTier(Strict):
     up_to_day: Annotated[int, Field(gt=0, le=WARRANTY_DAYS_MAX)]
     remedy: Literal[Remedy.REFUND, Remedy.REPLACEMENT]
     clause_ids: ClauseIds
+    # readings 2: whether the tier asks for a valid proof of purchase (when it does not,
+    # its clauses say what stands in for one); the warranty's length is never needed.
+    requires_proof_of_purchase: bool = True
 
 
 class Defect(Strict):
@@ -100,6 +110,7 @@ class WarrantyRule(Strict):
     tiers: list[GuaranteeTier] = []  # by day since purchase, for a product given back
     scope: list[Defect] = []  # when listed, only these defects are covered
     replacement_clause_ids: list[str] = []  # covered but not repairable: replaced (when given)
+    no_proof_clause_ids: list[str] = []  # cited when no proof of purchase leaves no warranty
 
     @field_validator("tiers")
     @classmethod
@@ -115,6 +126,7 @@ class PostRepairWarranty(Strict):
 
     days: DeadlineDays
     clause_ids: ClauseIds
+    only_after_warranty: bool = False  # only for a repair of a product out of warranty
 
 
 class EscalationStep(Strict):
@@ -141,7 +153,7 @@ class DeadlineRule(Strict):
 
 
 class Deadlines(Strict):
-    shipping: DeadlineRule
+    shipping: DeadlineRule | None = None  # required when a claim ships to the factory
     quote: DeadlineRule
     repair: DeadlineRule
     payment: DeadlineRule
@@ -149,12 +161,16 @@ class Deadlines(Strict):
     @model_validator(mode="after")
     def _only_repair_starts_at_arrival(self) -> "Deadlines":
         for kind in ("shipping", "quote", "payment"):
-            if getattr(self, kind).starts_at != "repair_start":
+            rule = getattr(self, kind)
+            if rule is not None and rule.starts_at != "repair_start":
                 raise ValueError(f"{kind}: starts_at applies to the repair deadline only")
         return self
 
     def rule(self, kind: DeadlineKind) -> DeadlineRule:
-        return getattr(self, kind.value)
+        rule = getattr(self, kind.value)
+        if rule is None:
+            raise ValueError(f"the policy sets no {kind.value} deadline")
+        return rule
 
 
 class Exclusion(Strict):
@@ -193,6 +209,13 @@ class Channel(Strict):
     documentation_clause_ids: list[str] = []
     fees_if_not_covered: list[str] = []  # fee items charged when it turns out not covered
     fees_clause_ids: list[str] = []
+    # Of those, the items owed once the visit is found not covered, whatever the customer
+    # answers to the repair quote (an engineer's travel): recorded with the visit's report
+    # and paid even when the quote is declined or there is nothing to repair.
+    fees_owed: list[str] = []
+    # Who finally decides "not covered" after the visit, as a step of its own (3.2.3 c:
+    # the headquarters), and the clauses that say so. Empty: the engineer's report decides.
+    determination_clause_ids: list[str] = []
 
     @model_validator(mode="after")
     def _cites_what_it_requires(self) -> "Channel":
@@ -200,6 +223,11 @@ class Channel(Strict):
             raise ValueError("documentation_required needs documentation_clause_ids")
         if self.fees_if_not_covered and not self.fees_clause_ids:
             raise ValueError("fees_if_not_covered needs fees_clause_ids")
+        stray = [f for f in self.fees_owed if f not in self.fees_if_not_covered]
+        if stray:
+            raise ValueError(f"fees_owed not among fees_if_not_covered: {', '.join(stray)}")
+        if self.determination_clause_ids and self.kind not in ("on_site_repair", "on_site_check"):
+            raise ValueError("determination_clause_ids applies to an on-site channel")
         return self
 
 
@@ -217,6 +245,7 @@ class ServiceHours(Strict):
 
 
 class FreightCondition(Strict):
+    kind: list[ClaimKind] | None = None
     remedy: list[Remedy] | None = None
     fault: list[Fault] | None = None
     covered: bool | None = None  # within warranty
@@ -225,16 +254,35 @@ class FreightCondition(Strict):
 class FreightRule(Strict):
     when: FreightCondition
     to_factory: Party | LegCosts
-    back_to_customer: Party | LegCosts
+    back_to_customer: Party | LegCosts | None = None  # None: nothing goes back (a refund)
     clause_ids: ClauseIds
 
-    def leg(self, which: Literal["to_factory", "back_to_customer"]) -> LegCosts:
+    @model_validator(mode="after")
+    def _only_a_refund_stays(self) -> "FreightRule":
+        if self.back_to_customer is None and self.when.remedy != [Remedy.REFUND]:
+            raise ValueError("back_to_customer may be left out only when the rule is for remedy = ['refund']")
+        return self
+
+    def leg(self, which: Literal["to_factory", "back_to_customer"]) -> LegCosts | None:
         costs = getattr(self, which)
-        return costs if isinstance(costs, LegCosts) else LegCosts(freight=costs)
+        return costs if isinstance(costs, LegCosts) or costs is None else LegCosts(freight=costs)
+
+
+class ServiceRule(Strict):
+    """Claims of kind "service": no fault to repair (maintenance, a software upgrade); the
+    work is quoted, done once the customer agrees and paid before the product goes back."""
+
+    label: Annotated[str, Field(min_length=1)]  # what the policy calls the service
+    clause_ids: ClauseIds
 
 
 class Policy(Strict):
     name: Slug
+    # Which reading of the seeds' words the rules apply. 1: as first released; 2: each
+    # policy read as written (proof of purchase, freight, replacement, fees owed after a
+    # visit). A claim keeps the reading of the policy snapshot it opened with, so claims
+    # already open decide as they always did and their histories replay.
+    readings: Literal[1, 2] = 1
     manufacturer: Annotated[str, Field(min_length=1)]
     source_seed: Annotated[str, Field(min_length=1)]
     timezone: str
@@ -252,6 +300,7 @@ class Policy(Strict):
     fee_clause_ids: list[str] = []
     channels: list[Channel] = []  # none listed: return repair only
     service_hours: ServiceHours | None = None
+    service: ServiceRule | None = None  # claims of kind "service" (none: not offered)
 
     @field_validator("timezone")
     @classmethod
@@ -283,6 +332,8 @@ class Policy(Strict):
         last = self.freight[-1].when
         if (last.remedy, last.fault, last.covered) != (None, None, None):
             raise ValueError("the last freight rule must match every claim: `when = {}`")
+        if self.deadlines.shipping is None and self.ships_to_factory:
+            raise ValueError("deadlines.shipping: required, since claims under this policy ship to the factory")
         if self.fee_items and not self.fee_clause_ids:
             raise ValueError("fee_items need fee_clause_ids")
         unknown_fees = {f for c in self.channels for f in c.fees_if_not_covered} - set(self.fee_items)
@@ -292,6 +343,17 @@ class Policy(Strict):
 
     def channel(self, kind: str) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind), None)
+
+    @property
+    def ships_to_factory(self) -> bool:
+        """Whether some claim under the policy is shipped in (a return repair channel, or none listed)."""
+        return not self.channels or self.channel("return_repair") is not None
+
+    @property
+    def claim_kinds(self) -> list[ClaimKind]:
+        """The kinds of claim the policy takes."""
+        kinds = [ClaimKind.RETURN] if self.returns is not None or self.warranty.tiers else []
+        return [*kinds, ClaimKind.REPAIR, *([ClaimKind.SERVICE] if self.service is not None else [])]
 
     @property
     def first_channel(self) -> str:
