@@ -45,7 +45,7 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     from claimflow.calendars import work_calendar
     from models import rules
 
-    problems = rules.intake_problems(policy, intake)
+    problems = rules.intake_problems(policy, intake, today)
     future = [
         f"{name} {day} is in the future"
         for name, day in [

@@ -109,7 +109,18 @@ class RecordDocumentation(AgentAction):
 
 
 class RecordOnsiteReport(AgentAction, InspectionFindings):
-    """The engineer's report from the visit; the workflow decides the remedy from it."""
+    """The engineer's report from the visit; the workflow decides the remedy from it.
+    `owed`: the fees owed for the visit whatever the customer answers to a repair quote,
+    where the policy names such fees (an engineer's travel) and the visit is not covered."""
+
+    owed: Annotated[list[FeeLine], Field(max_length=LIST_MAX)] = []
+
+
+class RecordDetermination(AgentAction):
+    """Headquarters' final word after an on-site visit the engineer found not covered
+    (002 3.2.3 c): within the warranty policy (repaired free) or not (fees are due)."""
+
+    within_policy: bool
 
 
 class CancelClaim(AgentAction):
@@ -159,6 +170,7 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "choose_channel": ChooseChannel,
     "record_documentation": RecordDocumentation,
     "record_onsite_report": RecordOnsiteReport,
+    "record_determination": RecordDetermination,
     "reopen_claim": ReopenClaim,
     "extend_deadline": ExtendDeadline,
     "settle_unpaid": SettleUnpaid,
@@ -185,6 +197,7 @@ STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
     "choose_channel": frozenset({S.REMOTE_GUIDANCE}),
     "record_documentation": frozenset({S.AWAITING_DOCUMENTATION}),
     "record_onsite_report": frozenset({S.ONSITE_VISIT}),
+    "record_determination": frozenset({S.AWAITING_DETERMINATION}),
     "reopen_claim": frozenset({S.EXPIRED}),
 }
 

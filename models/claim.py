@@ -238,6 +238,8 @@ class ClaimView(Model):
     allowed_actions: list[str]
     quote: Quote | None
     payments: list[Payment]
+    fees_owed: list[FeeLine] = []  # owed for a visit whatever the answer to a quote
+    currency: str = ""  # the policy's, for amounts outside a quote
     post_repair_warranty_until: date | None
     repair_cycles: int
     clauses: dict[str, str]  # text of every clause cited by a decision or deadline

@@ -87,22 +87,29 @@ ENGINE_CLAUSES: dict[str, str] = {
     "CF-DL-REOPEN": "claimflow operating rule: an expired claim can be reopened by a supervisor within 30 natural "
     "days; then it closes.",
     "CF-DL-TRANSIT": "claimflow operating rule: a parcel the customer shipped is expected within 10 natural days; "
-    "past that the agent traces it with the carrier.",
-    "CF-DL-INSPECTION": "claimflow operating rule: a received product is inspected within 2 working days.",
-    "CF-DL-QUOTE-PREPARATION": "claimflow operating rule: the quote of a paid repair is sent within 2 working days "
-    "of the inspection.",
-    "CF-DL-REFUND": "claimflow operating rule: a refund decided is paid within 7 natural days.",
-    "CF-DL-SHIP-BACK": "claimflow operating rule: a product due back to the customer is shipped within 2 working days.",
+    "past that the claim escalates (agent, supervisor, manager) while the agent traces it with the carrier.",
+    "CF-DL-INSPECTION": "claimflow operating rule: a received product is inspected within 2 working days; a late "
+    "inspection escalates (agent, supervisor, manager).",
+    "CF-DL-QUOTE-PREPARATION": "claimflow operating rule: the quote of a paid repair or service is sent within 2 "
+    "working days of the inspection; a late quote escalates (agent, supervisor, manager).",
+    "CF-DL-REFUND": "claimflow operating rule: a refund decided is paid within 7 natural days; a late refund "
+    "escalates (agent, supervisor, manager).",
+    "CF-DL-SHIP-BACK": "claimflow operating rule: a product due back to the customer is shipped within 2 working days; "
+    "a late shipment escalates (agent, supervisor, manager).",
     "CF-DL-DELIVERY": "claimflow operating rule: a product shipped back is expected delivered within 10 natural days; "
-    "past that the agent traces it with the carrier.",
+    "past that the claim escalates (agent, supervisor, manager) while the agent traces it with the carrier.",
     "CF-DL-DOCUMENTATION": "claimflow operating rule: the customer is asked for the fault documentation within "
-    "7 natural days; the agent follows up after that.",
-    "CF-DL-ONSITE-VISIT": "claimflow operating rule: an on-site visit is made and reported within 5 working days.",
+    "7 natural days, reminded a day before; after that the claim escalates (agent, supervisor, manager).",
+    "CF-DL-ONSITE-VISIT": "claimflow operating rule: an on-site visit is made and reported within 5 working days; a "
+    "late report escalates (agent, supervisor, manager).",
     "CF-UNPAID": "claimflow operating rule (the seeds are silent): when the repair fee is still unpaid after its "
     "deadline, a supervisor decides: the product goes back unpaid (with no post-repair warranty), or, after notice "
     "to the customer, it is disposed of.",
+    "CF-DL-DETERMINATION": "claimflow operating rule: after an on-site visit the engineer found not covered, "
+    "headquarters determines whether the problem falls within the warranty policy within 5 working days; past that "
+    "the claim escalates.",
     "CF-DL-REMOTE-GUIDANCE": "claimflow operating rule: remote guidance solves the problem or moves to another "
-    "channel within 3 working days.",
+    "channel within 3 working days; after that the claim escalates (agent, supervisor, manager).",
 }
 
 # Waiting states where no deadline runs, on purpose.
@@ -131,10 +138,10 @@ def deadline_table(policy: Policy, claim_kind: ClaimKind) -> list[DeadlineSpec]:
     )
     rows = [
         shipping,
-        replace(  # a repair: the policy's days, claimflow's clause (the policy's is about returns)
+        replace(  # a repair: the policy's days; claimflow's clause where the policy's speak of returns only
             shipping,
-            claim_kinds=frozenset({ClaimKind.REPAIR}),
-            clause_ids=("CF-DL-REPAIR-SHIPPING",),
+            claim_kinds=frozenset({ClaimKind.REPAIR, ClaimKind.SERVICE}),
+            clause_ids=() if _shipping_clauses_speak_of_repairs(policy) else ("CF-DL-REPAIR-SHIPPING",),
             reason="the customer did not ship the product in time",
         ),
         DeadlineSpec(
@@ -214,6 +221,12 @@ def deadline_table(policy: Policy, claim_kind: ClaimKind) -> list[DeadlineSpec]:
             reason="the on-site visit was not reported in time",
         ),
         DeadlineSpec(
+            K.DETERMINATION,
+            runs_in=frozenset({S.AWAITING_DETERMINATION}),
+            default_rule=_cf(5, "working", "CF-DL-DETERMINATION"),
+            reason="headquarters has not determined the coverage",
+        ),
+        DeadlineSpec(
             K.REMOTE_GUIDANCE,
             runs_in=frozenset({S.REMOTE_GUIDANCE}),
             default_rule=_cf(3, "working", "CF-DL-REMOTE-GUIDANCE"),
@@ -232,7 +245,19 @@ def deadline_table(policy: Policy, claim_kind: ClaimKind) -> list[DeadlineSpec]:
                 reason="the post-repair warranty window ended",
             )
         )
+    if policy.deadlines.shipping is None:  # no claim under the policy ships to the factory
+        rows = [row for row in rows if row.kind is not K.SHIPPING]
     return [row for row in rows if claim_kind in row.claim_kinds]
+
+
+def _shipping_clauses_speak_of_repairs(policy: Policy) -> bool:
+    """Readings 2: whether the policy's shipping clauses apply to repairs too (none of them
+    is scoped to returns only), so a repair claim's shipping deadline cites them."""
+    rule = policy.deadlines.shipping
+    if policy.readings < 2 or rule is None:
+        return False
+    scopes = [next(c.scope for c in policy.clauses if c.id == cid) for cid in rule.clause_ids]
+    return all(not scope or ClaimKind.REPAIR in scope for scope in scopes)
 
 
 @dataclass

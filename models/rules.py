@@ -15,8 +15,15 @@ from models.policy import FreightRule, GuaranteeTier, Policy, WarrantyClock
 COVERED, NOT_COVERED = "covered", "not_covered"
 
 
-def intake_problems(policy: Policy, intake: ClaimIntake) -> list[str]:
-    """What the intake lacks for this policy to decide, as sentences for the agent."""
+def as_written(policy: Policy) -> bool:
+    """Whether the policy snapshot asks for the seeds read as written (readings 2); claims
+    opened under readings 1 keep deciding as they always did."""
+    return policy.readings >= 2
+
+
+def intake_problems(policy: Policy, intake: ClaimIntake, on: date | None = None) -> list[str]:
+    """What the intake lacks for this policy to decide, as sentences for the agent (`on`:
+    the day the claim opens, when known)."""
     problems = []
     known = {e.id for e in policy.exclusions}
     problems += [  # named exclusions the policy does not have
@@ -30,11 +37,44 @@ def intake_problems(policy: Policy, intake: ClaimIntake) -> list[str]:
         problems.append("a return needs goods_received_date")
     if intake.kind is ClaimKind.RETURN and policy.warranty.tiers and intake.purchase_date is None:
         problems.append("a return under the Three Guarantees needs purchase_date")
+    problems += exclusions_not_for(policy, intake.kind, intake.conditions)
+    if intake.kind is ClaimKind.SERVICE and policy.service is None:
+        problems.append(f"policy {policy.name} offers no service claims; open a repair claim")
     open_to_claim = _clocks_open_to(policy, intake)
-    if open_to_claim and _applicable_clock(policy, intake) is None:
+    if open_to_claim and _applicable_clock(policy, intake) is None and not _without_warranty(policy, intake, on):
         needs = " or ".join(sorted({_clock_date_field(c) for c in open_to_claim}))
         problems.append(f"the warranty cannot be counted: give {needs}")
     return problems
+
+
+def exclusions_not_for(policy: Policy, kind: ClaimKind, exclusion_ids: list[str]) -> list[str]:
+    """Readings 2: named exclusions that do not apply to a claim of `kind`, as sentences
+    (recorded on it they would change nothing, silently)."""
+    if not as_written(policy):
+        return []
+    known = {e.id: e for e in policy.exclusions}
+    return [
+        f"{e.id} applies to {' and '.join(k.value for k in e.applies_to)} claims under policy {policy.name} "
+        f"({', '.join(e.clause_ids)}), not to a {kind.value} claim"
+        for e in (known[i] for i in exclusion_ids if i in known)
+        if kind not in e.applies_to
+    ]
+
+
+def _without_warranty(policy: Policy, intake: ClaimIntake, on: date | None) -> bool:
+    """Readings 2: whether the claim is decided without counting its warranty — a service
+    claim (it is quoted), a return decided by the return rule, a return opened within the
+    Three Guarantees days (they count from purchase alone, 000 5.1–5.2)."""
+    if not as_written(policy):
+        return False
+    if intake.kind is ClaimKind.SERVICE:
+        return True
+    if intake.kind is ClaimKind.RETURN:
+        tier = _guarantee_tier(policy, intake, on)
+        return policy.returns is not None or (
+            tier is not None and (intake.proof_of_purchase or not tier.requires_proof_of_purchase)
+        )
+    return False
 
 
 def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decision:
@@ -52,10 +92,27 @@ def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decisio
             clause_ids=_unique(cid for e in refusing for cid in e.clause_ids),
             inputs={"conditions": ",".join(intake.conditions)},
         )
-    if intake.kind is ClaimKind.RETURN and policy.returns is not None:
+    returns = policy.returns if intake.kind is ClaimKind.RETURN else None
+    if returns is not None and returns.proof_clause_ids and not intake.proof_of_purchase and as_written(policy):
+        return Decision(
+            what="policy_check",
+            outcome="rejected",
+            reason="no legitimate proof of purchase: a return cannot be requested without one",
+            clause_ids=returns.proof_clause_ids,
+            inputs={"proof_of_purchase": False},
+        )
+    if returns is not None:
         window = return_eligibility(policy, intake.goods_received_date, asked_on, findings=None)
         if window.outcome != "eligible":
             return window.model_copy(update={"what": "policy_check", "outcome": "rejected"})
+    if as_written(policy):
+        return Decision(
+            what="policy_check",
+            outcome="accepted",
+            reason=f"{intake.kind.value} claim accepted under policy {policy.name}; " + _first_step(policy, intake),
+            clause_ids=_acceptance_clause_ids(policy, intake),
+            inputs={"kind": intake.kind.value, "asked_on": asked_on.isoformat()},
+        )
     first = policy.channel(policy.first_channel)
     return Decision(
         what="policy_check",
@@ -65,6 +122,26 @@ def policy_check(policy: Policy, intake: ClaimIntake, asked_on: date) -> Decisio
         clause_ids=first.clause_ids if first else policy.deadlines.shipping.clause_ids,
         inputs={"kind": intake.kind.value, "asked_on": asked_on.isoformat()},
     )
+
+
+def _first_step(policy: Policy, intake: ClaimIntake) -> str:
+    channel = policy.first_channel
+    if intake.kind is ClaimKind.RETURN or channel == "return_repair":
+        return "RMA issued"
+    return f"{channel.replace('_', ' ')} first"
+
+
+def _acceptance_clause_ids(policy: Policy, intake: ClaimIntake) -> list[str]:
+    """The clauses a claim of its kind is accepted under: the return rule or the Three
+    Guarantees for a return, the service rule for a service, the first channel for a repair."""
+    if intake.kind is ClaimKind.RETURN:
+        if policy.returns is not None:
+            return policy.returns.clause_ids
+        return _unique(c for tier in policy.warranty.tiers for c in tier.clause_ids)
+    if intake.kind is ClaimKind.SERVICE and policy.service is not None:
+        return policy.service.clause_ids
+    first = policy.channel(policy.first_channel)
+    return first.clause_ids if first else policy.warranty.quality_clause_ids
 
 
 def return_eligibility(
@@ -123,18 +200,23 @@ def return_eligibility(
 
 def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
     """Covered or not on `on`, by the first warranty clock that applies (expiry day included)."""
+    if _without_warranty(policy, intake, on) and (  # a Three Guarantees return counts it when it can
+        policy.returns is not None or intake.kind is ClaimKind.SERVICE or _applicable_clock(policy, intake) is None
+    ):
+        return _warranty_not_counted(policy, intake, on)
     if not _clocks_open_to(policy, intake):  # every clock asks for a proof the customer lacks
+        no_proof = policy.warranty.no_proof_clause_ids if as_written(policy) else []
         return Decision(
             what="warranty",
             outcome=NOT_COVERED,
             covered=False,
             reason="no valid proof of purchase: no warranty applies, service is paid",
-            clause_ids=_unique(c for clock in policy.warranty.clocks for c in clock.clause_ids),
+            clause_ids=no_proof or _unique(c for clock in policy.warranty.clocks for c in clock.clause_ids),
             inputs={"proof_of_purchase": intake.proof_of_purchase, "on": on.isoformat()},
         )
     clock = _applicable_clock(policy, intake)
     if clock is None:
-        raise ValueError("; ".join(intake_problems(policy, intake)))
+        raise ValueError("; ".join(intake_problems(policy, intake, on)))
     start = _clock_start(clock, intake)
     assert start is not None
     last_day, length = _last_covered_day(clock, intake, start)
@@ -155,6 +237,26 @@ def warranty_status(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
             "day": day,
             "last_covered_day": last_day.isoformat(),
         },
+    )
+
+
+def _warranty_not_counted(policy: Policy, intake: ClaimIntake, on: date) -> Decision:
+    """Readings 2: the claim is decided without counting the warranty (see `_warranty_needed`)."""
+    if intake.kind is ClaimKind.SERVICE:
+        assert policy.service is not None
+        why, clause_ids = "a service claim is not a warranty claim: the service is quoted", policy.service.clause_ids
+    elif policy.returns is not None:
+        why, clause_ids = "a return is decided by the return rule, not the warranty", policy.returns.clause_ids
+    else:
+        why = "a return within the Three Guarantees days is decided by the day since purchase"
+        clause_ids = _unique(c for tier in policy.warranty.tiers for c in tier.clause_ids)
+    return Decision(
+        what="warranty",
+        outcome="not_counted",
+        covered=False,
+        reason=why,
+        clause_ids=clause_ids,
+        inputs={"kind": intake.kind.value, "on": on.isoformat()},
     )
 
 
@@ -185,10 +287,12 @@ def free_of_charge(remedy: Remedy) -> bool:
     return remedy in FREE_REMEDIES
 
 
-def post_repair_warranty(policy: Policy, shipped_back_on: date) -> Decision | None:
-    """The extra window after a paid repair: its last covered day, counted from ship-back."""
+def post_repair_warranty(policy: Policy, shipped_back_on: date, *, in_warranty: bool = False) -> Decision | None:
+    """The extra window after a paid repair: its last covered day, counted from ship-back.
+    None when the policy has none, or gives it only to products repaired out of warranty
+    and this one was in warranty (a paid repair of man-made damage, 001 I.NOTE)."""
     rule = policy.post_repair_warranty
-    if rule is None:
+    if rule is None or (rule.only_after_warranty and in_warranty):
         return None
     last_day = shipped_back_on + timedelta(days=rule.days)
     return Decision(
@@ -243,6 +347,12 @@ def decide_remedy(
         return remedy(
             Remedy.REJECTED, "no service: " + "; ".join(e.label for e in refusing), (c for e in refusing for c in e.clause_ids)
         )
+    if intake.kind is ClaimKind.SERVICE and policy.service is not None:
+        return remedy(
+            Remedy.PAID_SERVICE,
+            f"{policy.service.label}: quoted, done once the customer agrees",
+            [*policy.service.clause_ids, *policy.fee_clause_ids],
+        )
     if intake.kind is ClaimKind.RETURN and policy.returns is not None:
         # exclusions known at intake count as much as those found at inspection
         seen = findings.model_copy(update={"exclusions": [e.id for e in excluded]})
@@ -265,11 +375,23 @@ def decide_remedy(
     scope = policy.warranty.scope
     in_scope = not scope or findings.defect in {d.id for d in scope}
     own_fault = findings.fault is Fault.QUALITY_FAULT and not excluded
+    tier = _guarantee_tier(policy, intake, asked_on)
+    if as_written(policy) and own_fault and in_scope and tier is not None:
+        # the Three Guarantees count from purchase alone; a tier may take product
+        # information instead of a proof of purchase (its clauses say so)
+        if intake.proof_of_purchase or not tier.requires_proof_of_purchase:
+            day = days_between(intake.purchase_date, asked_on) if intake.purchase_date else None
+            inputs |= {"day_since_purchase": day, "proof_of_purchase": intake.proof_of_purchase}
+            return remedy(
+                Remedy(tier.remedy),
+                f"a fault of the product itself on day {day} after purchase: {tier.remedy.value} "
+                f"(up to day {tier.up_to_day})",
+                tier.clause_ids,
+            )
     if own_fault and covered and in_scope:
         basis = post_repair_clause_ids(policy) if in_post_repair else warranty.clause_ids
         defect = [c for d in scope if d.id == findings.defect for c in d.clause_ids]
-        tier = _guarantee_tier(policy, intake, asked_on)
-        if tier is not None:
+        if tier is not None and not as_written(policy):
             day = days_between(intake.purchase_date, asked_on) if intake.purchase_date else None
             inputs["day_since_purchase"] = day
             return remedy(
@@ -308,9 +430,9 @@ def decide_remedy(
     return remedy(Remedy.PAID_REPAIR, f"paid repair: {why}", [*clauses, *policy.warranty.paid_repair_clause_ids])
 
 
-def _guarantee_tier(policy: Policy, intake: ClaimIntake, asked_on: date) -> GuaranteeTier | None:
+def _guarantee_tier(policy: Policy, intake: ClaimIntake, asked_on: date | None) -> GuaranteeTier | None:
     """The Three Guarantees tier of a product given back (kind return), by day since purchase."""
-    if intake.kind is not ClaimKind.RETURN or intake.purchase_date is None:
+    if intake.kind is not ClaimKind.RETURN or intake.purchase_date is None or asked_on is None:
         return None
     day = days_between(intake.purchase_date, asked_on)
     return next((t for t in policy.warranty.tiers if day <= t.up_to_day), None)
@@ -334,15 +456,39 @@ def decide_channel(policy: Policy, requested: str | None = None) -> Decision:
 
 
 def fees_due(policy: Policy, channel: str, covered: bool) -> list[str]:
-    """The fee items a channel charges: none when covered; its listed ones when not."""
+    """The fee items a channel's repair quote must carry: none when covered; its listed
+    ones when not, but for those owed whatever the quote's answer (readings 2)."""
     spec = policy.channel(channel)
-    return [] if covered or spec is None else list(spec.fees_if_not_covered)
+    if covered or spec is None:
+        return []
+    owed = fees_owed(policy, channel, covered)
+    return [fee for fee in spec.fees_if_not_covered if fee not in owed]
+
+
+def fees_owed(policy: Policy, channel: str, covered: bool) -> list[str]:
+    """Readings 2: the fee items owed once a visit is found not covered, whatever the
+    customer answers to the repair quote (002 3.2.3 c: the engineer's travel)."""
+    spec = policy.channel(channel)
+    if covered or spec is None or not as_written(policy):
+        return []
+    return list(spec.fees_owed)
 
 
 def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
     """The fees decision: which items are charged for the channel, and the clauses why."""
     spec = policy.channel(channel)
     items = fees_due(policy, channel, covered)
+    owed = fees_owed(policy, channel, covered)
+    if owed:
+        assert spec is not None
+        quoted = f"; quoted with the repair: {', '.join(items)}" if items else ""
+        return Decision(
+            what="fees",
+            outcome=", ".join([*owed, *items]),
+            reason=f"not covered: owed whatever the answer to a quote: {', '.join(owed)}{quoted}",
+            clause_ids=spec.fees_clause_ids,
+            inputs={"channel": channel, "covered": covered},
+        )
     if items:
         clause_ids = spec.fees_clause_ids  # the schema requires them wherever fees are listed
     elif spec is not None:
@@ -360,10 +506,21 @@ def decide_fees(policy: Policy, channel: str, covered: bool) -> Decision:
     )
 
 
-def decide_freight(policy: Policy, remedy: Remedy, fault: Fault, covered: bool) -> Decision:
+def decide_freight(
+    policy: Policy, remedy: Remedy, fault: Fault, covered: bool, kind: ClaimKind | None = None
+) -> Decision:
     """Who pays freight (and insurance, customs) each way: the first freight rule that matches."""
-    rule = next(r for r in policy.freight if _freight_matches(r, remedy, fault, covered))
+    rule = next(r for r in policy.freight if _freight_matches(r, remedy, fault, covered, kind))
     there, back = rule.leg("to_factory"), rule.leg("back_to_customer")
+    assert there is not None
+    if back is None:
+        return Decision(
+            what="freight",
+            outcome=f"to the factory: {there.describe()}; nothing goes back",
+            reason=f"to the factory: {there.describe()}; nothing goes back to the customer",
+            clause_ids=rule.clause_ids,
+            inputs={"remedy": remedy.value, "fault": fault.value, "covered": covered},
+        )
     if there.insurance is there.customs is back.insurance is back.customs is None:
         a, b = there.freight.value, back.freight.value
         outcome = f"{a} pays both ways" if a == b else f"{a} pays to the factory, {b} pays back"
@@ -378,10 +535,11 @@ def decide_freight(policy: Policy, remedy: Remedy, fault: Fault, covered: bool) 
     )
 
 
-def _freight_matches(rule: FreightRule, remedy: Remedy, fault: Fault, covered: bool) -> bool:
+def _freight_matches(rule: FreightRule, remedy: Remedy, fault: Fault, covered: bool, kind: ClaimKind | None) -> bool:
     when = rule.when
     return (
-        (when.remedy is None or remedy in when.remedy)
+        (when.kind is None or kind in when.kind)
+        and (when.remedy is None or remedy in when.remedy)
         and (when.fault is None or fault in when.fault)
         and (when.covered is None or when.covered == covered)
     )

@@ -18,6 +18,7 @@ Three rules hold the engine together:
 
 import asyncio
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendDeadline,
         ReceiveParcel,
         RecordCustomerShipment,
+        RecordDetermination,
         RecordDocumentation,
         RecordInspection,
         RecordOnsiteReport,
@@ -60,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineStatus,
         Decision,
         Escalation,
+        FeeLine,
         Notification,
         Payment,
         Quote,
@@ -82,7 +85,7 @@ with workflow.unsafe.imports_passed_through():
         transition,
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
-    from models.enums import TERMINAL_STATES, ClaimState, DeadlineKind, Fault, Remedy
+    from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, Fault, Remedy
     from models.limits import (
         EXTENSIONS_MAX,
         FAULT_REPORTS_MAX,
@@ -133,6 +136,8 @@ class ClaimWorkflow:
         self._paid_repair = False  # the current cycle is a repair the customer pays for
         self._channel = "return_repair"
         self._fees_due: list[str] = []  # fee items a quote must carry (an on-site visit not covered)
+        self._owed: list[FeeLine] = []  # fees owed for a visit whatever the answer to a quote
+        self._visit: RecordOnsiteReport | None = None  # a report awaiting headquarters' determination
         self._post_repair_until: date | None = None
         self._repair_cycles = 0
         self._quotes_sent = self._qc_failures = self._fault_reports = self._reopens = 0  # bounded loops
@@ -148,7 +153,7 @@ class ClaimWorkflow:
         self._timer: asyncio.Task | None = None
         self._timer_at: datetime | None = None
         # Opened here, not in run(): an update may arrive in the very first workflow task.
-        self._intake_problems = rules.intake_problems(self._policy, self._intake)
+        self._intake_problems = rules.intake_problems(self._policy, self._intake, self._reported_on)
         if not self._intake_problems:
             self._open_claim()
 
@@ -225,6 +230,8 @@ class ClaimWorkflow:
             allowed_actions=self._allowed(),
             quote=self._quote,
             payments=self._payments,
+            fees_owed=self._owed,
+            currency=self._policy.currency,
             post_repair_warranty_until=self._post_repair_until,
             repair_cycles=self._repair_cycles,
             clauses={cid: self._clause_text(cid) for cid in sorted(cited)},
@@ -263,7 +270,7 @@ class ClaimWorkflow:
             return self._move(S.REFUND_DUE)
         if self._remedy is Remedy.FREE_REPAIR:
             return self._start_repair(paid=False)
-        if self._remedy is Remedy.PAID_REPAIR:
+        if self._remedy in (Remedy.PAID_REPAIR, Remedy.PAID_SERVICE):
             return self._move(S.AWAITING_QUOTE)
         # rejected or not repairable: goes back as it came; replacement: a new one goes out
         return self._move(S.AWAITING_SHIP_BACK)
@@ -276,12 +283,77 @@ class ClaimWorkflow:
     @workflow.update
     def record_onsite_report(self, a: RecordOnsiteReport) -> ActionResult:
         self._catch_up()
-        self._act(a, f"on-site report: {_findings_text(a)}")
+        self._act(a, f"on-site report: {_findings_text(a)}" + _owed_text(a.owed, self._policy.currency))
         self._decide_remedy(a)
+        assert self._remedy is not None
+        spec = self._policy.channel(self._channel)
+        if rules.as_written(self._policy) and spec is not None and spec.determination_clause_ids:
+            if not rules.free_of_charge(self._remedy):  # "not covered" is headquarters' to say
+                self._visit = a
+                return self._move(S.AWAITING_DETERMINATION)
+        return self._after_visit(a)
+
+    @workflow.update
+    def record_determination(self, a: RecordDetermination) -> ActionResult:
+        self._catch_up()
+        visit, spec = self._visit, self._policy.channel(self._channel)
+        assert visit is not None and spec is not None
+        self._visit = None
+        verdict = "within" if a.within_policy else "not within"
+        self._act(a, f"headquarters determined the problem is {verdict} the warranty policy")
+        self._decide(
+            Decision(
+                what="determination",
+                outcome="covered" if a.within_policy else "not_covered",
+                reason=f"headquarters ({a.by}) "
+                + (
+                    "determined the problem is within the warranty policy"
+                    if a.within_policy
+                    else "confirmed the engineer's analysis: not within the warranty policy"
+                ),
+                clause_ids=spec.determination_clause_ids,
+            )
+        )
+        if a.within_policy:
+            self._remedy = self._decide(
+                Decision(
+                    what="remedy",
+                    outcome=Remedy.FREE_REPAIR.value,
+                    remedy=Remedy.FREE_REPAIR,
+                    reason=f"headquarters ({a.by}) determined the problem is within the warranty policy: "
+                    "repaired free of charge on site",
+                    clause_ids=list(dict.fromkeys([*spec.determination_clause_ids, *spec.clause_ids])),
+                )
+            ).remedy
+            return self._start_repair(paid=False)
+        return self._after_visit(visit)
+
+    @record_determination.validator
+    def _check_record_determination(self, a: RecordDetermination) -> None:
+        self._check("record_determination")
+
+    def _after_visit(self, a: RecordOnsiteReport) -> ActionResult:
+        """The remedy of a visit decided: fees, then where the claim goes."""
         assert self._remedy is not None
         free = rules.free_of_charge(self._remedy)
         self._decide(rules.decide_fees(self._policy, self._channel, free))
         self._fees_due = rules.fees_due(self._policy, self._channel, free)
+        if rules.as_written(self._policy):
+            self._owed = list(a.owed)
+            if self._remedy is Remedy.FREE_REPAIR:
+                self._repair_cycles += 1
+                self._log("state", "repaired free of charge during the visit")
+                return self._move(S.COMPLETED)
+            if self._remedy is Remedy.PAID_REPAIR:
+                return self._move(S.AWAITING_QUOTE)
+            if self._owed:  # nothing to repair, the visit's fees are still owed
+                return self._move(S.AWAITING_PAYMENT)
+            if self._remedy is Remedy.REFUND:
+                return self._move(S.REFUND_DUE)
+            if self._remedy is Remedy.REPLACEMENT:  # a new one goes out: who pays its freight
+                self._decide_freight()
+                return self._move(S.AWAITING_SHIP_BACK)
+            return self._move(S.COMPLETED)
         if self._remedy is Remedy.FREE_REPAIR:
             self._repair_cycles += 1
             self._log("state", "repaired free of charge during the visit")
@@ -298,6 +370,7 @@ class ClaimWorkflow:
     def _check_record_onsite_report(self, a: RecordOnsiteReport) -> None:
         self._check("record_onsite_report")
         self._check_findings(a)
+        self._check_owed(a)
 
     @workflow.update
     def resolve_remotely(self, a: ResolveRemotely) -> ActionResult:
@@ -339,6 +412,17 @@ class ClaimWorkflow:
     def record_documentation(self, a: RecordDocumentation) -> ActionResult:
         self._catch_up()
         self._act(a, f"fault documentation received: {', '.join(a.items)}")
+        spec = self._policy.channel(self._channel)
+        if rules.as_written(self._policy) and spec is not None and spec.documentation_clause_ids:
+            self._decide(
+                Decision(
+                    what="documentation",
+                    outcome="received",
+                    reason=f"the customer's fault documentation ({len(a.items)} items) is in: the visit can be "
+                    "prepared",
+                    clause_ids=spec.documentation_clause_ids,
+                )
+            )
         return self._move(S.ONSITE_VISIT)
 
     @record_documentation.validator
@@ -386,6 +470,13 @@ class ClaimWorkflow:
         missing = [fee for fee in self._fees_due if fee not in {line.item for line in a.lines}]
         if missing:
             raise ApplicationError(f"the quote must charge: {', '.join(missing)}", type="InvalidAction")
+        owed = {line.item for line in self._owed} & {line.item for line in a.lines}
+        if owed:
+            raise ApplicationError(
+                f"already owed from the visit, whatever the answer to this quote: {', '.join(sorted(owed))}; "
+                "the quote carries the repair only",
+                type="InvalidAction",
+            )
 
     @workflow.update
     def approve_quote(self, a: ApproveQuote) -> ActionResult:
@@ -401,8 +492,8 @@ class ClaimWorkflow:
     def decline_quote(self, a: DeclineQuote) -> ActionResult:
         self._catch_up()
         self._answer_quote(a, "declined")
-        if self._on_site:
-            return self._move(S.COMPLETED)  # the engineer leaves; nothing to ship
+        if self._on_site:  # the engineer leaves; nothing to ship, but the visit's fees stay owed
+            return self._move(S.AWAITING_PAYMENT if self._owed else S.COMPLETED)
         self._decide_freight()
         return self._move(S.AWAITING_SHIP_BACK)
 
@@ -429,7 +520,7 @@ class ClaimWorkflow:
             return self._move(S.REPAIRING)
         if self._paid_repair:
             return self._move(S.AWAITING_PAYMENT)
-        return self._move(S.AWAITING_SHIP_BACK)
+        return self._move(S.COMPLETED if self._on_site else S.AWAITING_SHIP_BACK)
 
     @record_quality_check.validator
     def _check_record_quality_check(self, a: RecordQualityCheck) -> None:
@@ -447,11 +538,10 @@ class ClaimWorkflow:
     @record_payment.validator
     def _check_record_payment(self, a: RecordPayment) -> None:
         self._check("record_payment")
-        assert self._quote is not None
-        if a.amount != self._quote.total:
+        due, what = self._amount_due()
+        if a.amount != due:
             raise ApplicationError(
-                f"payment of {a.amount} does not match the approved quote of {self._quote.total} "
-                f"{self._policy.currency}",
+                f"payment of {a.amount} does not match {what} of {due} {self._policy.currency}",
                 type="InvalidAction",
             )
 
@@ -462,7 +552,13 @@ class ClaimWorkflow:
         repaired_for_a_fee = (
             self._paid_repair and not self._unpaid and self._quote is not None and self._quote.answer == "approved"
         )
-        window = rules.post_repair_warranty(self._policy, self._today()) if repaired_for_a_fee else None
+        repaired_for_a_fee = repaired_for_a_fee and self._intake.kind is not ClaimKind.SERVICE
+        in_warranty = self._warranty is not None and bool(self._warranty.covered)
+        window = (
+            rules.post_repair_warranty(self._policy, self._today(), in_warranty=in_warranty)
+            if repaired_for_a_fee
+            else None
+        )
         if window is not None:
             self._post_repair_until = self._decide(window).until
             self._clear(DeadlineKind.POST_REPAIR_WARRANTY, "replaced by a new window")
@@ -545,6 +641,8 @@ class ClaimWorkflow:
             )
         )
         self._unpaid = returned
+        if returned and self._on_site and rules.as_written(self._policy):
+            return self._move(S.COMPLETED)  # nothing to ship back from a visit
         return self._move(S.AWAITING_SHIP_BACK if returned else S.COMPLETED)
 
     @settle_unpaid.validator
@@ -619,8 +717,8 @@ class ClaimWorkflow:
             self._move(S.REJECTED)
             return
         self._warranty = self._decide(rules.warranty_status(policy, intake, self._reported_on))
-        if policy.channels:
-            self._decide(rules.decide_channel(policy))
+        if policy.channels and not (rules.as_written(policy) and intake.kind is ClaimKind.RETURN):
+            self._decide(rules.decide_channel(policy))  # a return ships in: no channel to choose
         self._enter_channel(policy.first_channel)
 
     def _enter_channel(self, channel: str) -> ActionResult:
@@ -679,6 +777,51 @@ class ClaimWorkflow:
                     f"unknown {what} {', '.join(unknown)}; policy {policy.name} knows: {', '.join(known) or 'none'}",
                     type="InvalidAction",
                 )
+        misplaced = rules.exclusions_not_for(policy, self._intake.kind, findings.exclusions)
+        if misplaced:
+            raise ApplicationError("; ".join(misplaced), type="InvalidAction")
+        scope = policy.warranty.scope
+        if findings.fault is Fault.NOT_IN_SCOPE and not scope:
+            raise ApplicationError(
+                f"policy {policy.name} lists no defect scope: record the fault as quality_fault, man_made_damage, "
+                "excluded_condition or no_fault_found",
+                type="InvalidAction",
+            )
+        if rules.as_written(policy) and scope and findings.fault is Fault.QUALITY_FAULT and findings.defect is None:
+            listed = "; ".join(f"{d.id} ({d.label})" for d in scope)
+            raise ApplicationError(
+                f"a quality fault under policy {policy.name} names its defect, one of the quality guarantee's "
+                f"scope: {listed}. A problem outside that scope is recorded as fault not_in_scope (paid service)",
+                type="InvalidAction",
+            )
+
+    def _check_owed(self, a: RecordOnsiteReport) -> None:
+        """The visit's owed fees: given exactly when the policy owes them for a visit not covered."""
+        policy, spec = self._policy, self._policy.channel(self._channel)
+        owed_items = list(spec.fees_owed) if spec is not None and rules.as_written(policy) else []
+        given = [line.item for line in a.owed]
+        if not owed_items:
+            if given:
+                raise ApplicationError(f"policy {policy.name} owes no fees for a visit", type="InvalidAction")
+            return
+        assert self._warranty is not None
+        remedy = rules.decide_remedy(
+            policy, self._intake, a, self._reported_on, self._warranty, self._post_repair_until
+        ).remedy
+        assert remedy is not None
+        if rules.free_of_charge(remedy):
+            if given:
+                raise ApplicationError(
+                    f"this visit is covered ({remedy.value}): nothing is owed for it", type="InvalidAction"
+                )
+            return
+        if sorted(given) != sorted(owed_items):
+            raise ApplicationError(
+                f"a visit found not covered owes {', '.join(owed_items)} whatever the answer to a quote "
+                f"({', '.join(spec.fees_clause_ids)}): give each once with its amount (owed), e.g. "
+                f"{owed_items[0]}=300; given: {', '.join(given) or 'none'}",
+                type="InvalidAction",
+            )
 
     def _decide_remedy(self, findings: RecordInspection | RecordOnsiteReport) -> None:
         assert self._warranty is not None
@@ -692,7 +835,17 @@ class ClaimWorkflow:
     def _decide_freight(self) -> None:
         assert self._remedy is not None and self._fault is not None and self._warranty is not None
         covered = rules.is_covered(self._warranty, self._reported_on, self._post_repair_until)
-        self._decide(rules.decide_freight(self._policy, self._remedy, self._fault, covered))
+        if rules.as_written(self._policy):  # a Three Guarantees refund or change is free, warranty counted or not
+            covered = covered or rules.free_of_charge(self._remedy)
+        self._decide(rules.decide_freight(self._policy, self._remedy, self._fault, covered, self._intake.kind))
+
+    def _amount_due(self) -> tuple[Decimal, str]:
+        """What a payment must come to: the approved quote, plus the visit's owed fees."""
+        quote = self._quote.total if self._quote is not None and self._quote.answer == "approved" else Decimal(0)
+        owed = sum((line.amount for line in self._owed), Decimal(0))
+        if not owed:
+            return quote, "the approved quote"
+        return quote + owed, "the approved quote and the visit's fees" if quote else "the visit's fees"
 
     # --- deadlines: the table, applied in one place ------------------------------------
 
@@ -1057,6 +1210,10 @@ class ClaimWorkflow:
 def _findings_text(findings: RecordInspection | RecordOnsiteReport) -> str:
     named = [*findings.exclusions, *findings.non_repairable, *([findings.defect] if findings.defect else [])]
     return findings.fault.value + (f" ({', '.join(named)})" if named else "")
+
+
+def _owed_text(owed: list[FeeLine], currency: str) -> str:
+    return ("; owed for the visit: " + ", ".join(f"{line.item} {line.amount} {currency}" for line in owed)) if owed else ""
 
 
 def _within(count: int, limit: int, what: str) -> None:
