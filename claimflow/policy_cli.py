@@ -8,10 +8,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from claimflow.claims import ClaimError
-from claimflow.console import cli_errors, err, out
+from claimflow.console import cli_errors, err, out, safe
 from claimflow.policy_files import load_policy, load_policy_file, policy_names
 from claimflow.settings import load_settings
 from models.policy import FreightRule, Policy, PolicyError, WarrantyClock
+from models.policy_lint import lint
 
 policy_app = typer.Typer(
     help="Read and check the after-sales policies (the files in the policy directory).", no_args_is_help=True
@@ -62,6 +63,8 @@ def _heading(title: str) -> None:
 def _freight_when(rule: FreightRule) -> str:
     when = rule.when
     parts = []
+    if when.kind is not None:
+        parts.append("claim is a " + " or a ".join(k.value for k in when.kind))
     if when.fault is not None:
         parts.append("fault is " + " or ".join(f.value for f in when.fault))
     if when.remedy is not None:
@@ -94,6 +97,12 @@ def print_policy(policy: Policy) -> None:
         _say(f"service hours: {hours.opens}–{hours.closes} every day, local time")
         _cite(policy, hours.clause_ids)
     _say(f"warranty in short: {warranty_in_short(policy)}")
+    _say(f"claims: {', '.join(k.value for k in policy.claim_kinds)}")
+    _say(
+        "readings: 2 — the seed read as written; claimflow's readings are the CF clauses"
+        if policy.readings >= 2
+        else "readings: 1 — the first reading (claims keep the readings they opened with)"
+    )
 
     _heading("Service channels")
     if not policy.channels:
@@ -106,7 +115,12 @@ def print_policy(policy: Policy) -> None:
             _cite(policy, channel.documentation_clause_ids, 7)
         if channel.fees_if_not_covered:
             _say(f"charged when not covered: {', '.join(channel.fees_if_not_covered)}", 5)
+            if channel.fees_owed:
+                _say(f"owed whatever the answer to the repair quote: {', '.join(channel.fees_owed)}", 5)
             _cite(policy, channel.fees_clause_ids, 7)
+        if channel.determination_clause_ids:
+            _say("after a visit found not covered, headquarters determines (record_determination)", 5)
+            _cite(policy, channel.determination_clause_ids, 7)
 
     _heading("Returns (for a refund)")
     if policy.returns is None:
@@ -119,6 +133,9 @@ def print_policy(policy: Policy) -> None:
         _cite(policy, ret.late_clause_ids)
         _say("refused when used, incomplete or damaged", 2)
         _cite(policy, ret.condition_clause_ids)
+        if ret.proof_clause_ids:
+            _say("refused without a proof of purchase", 2)
+            _cite(policy, ret.proof_clause_ids)
 
     warranty = policy.warranty
     _heading("Warranty (the first clock that applies wins; the expiry day is included)")
@@ -142,7 +159,8 @@ def print_policy(policy: Policy) -> None:
     if warranty.tiers:
         _say("Three Guarantees — a product given back with a fault of its own, by day since purchase:", 2)
         for tier in warranty.tiers:
-            _say(f"up to day {tier.up_to_day}: {tier.remedy.value}", 4)
+            proof = "" if tier.requires_proof_of_purchase else " (no proof of purchase needed)"
+            _say(f"up to day {tier.up_to_day}: {tier.remedy.value}{proof}", 4)
             _cite(policy, tier.clause_ids, 6)
     if warranty.scope:
         _say("only these defects are covered:", 2)
@@ -152,15 +170,26 @@ def print_policy(policy: Policy) -> None:
     else:
         _say("scope: any fault of the product itself", 2)
     if warranty.replacement_clause_ids:
-        _say("covered but not repairable: replaced", 2)
+        _say("covered but not repairable, or the inspector replaces it: replaced", 2)
         _cite(policy, warranty.replacement_clause_ids)
+    if warranty.no_proof_clause_ids:
+        _say("without a proof of purchase: no warranty", 2)
+        _cite(policy, warranty.no_proof_clause_ids)
 
     _heading("Post-repair warranty")
     if policy.post_repair_warranty is None:
         _say("none", 2)
     else:
-        _say(f"{policy.post_repair_warranty.days} days after a paid repair, counted from ship-back", 2)
+        only = " of a product out of warranty" if policy.post_repair_warranty.only_after_warranty else ""
+        _say(f"{policy.post_repair_warranty.days} days after a paid repair{only}, counted from ship-back", 2)
         _cite(policy, policy.post_repair_warranty.clause_ids)
+
+    _heading("Service claims (no fault to repair)")
+    if policy.service is None:
+        _say("none", 2)
+    else:
+        _say(f"{policy.service.label}: quoted, done once the customer agrees, paid before it goes back", 2)
+        _cite(policy, policy.service.clause_ids)
 
     _heading("Exclusions (recorded at intake or inspection)")
     if not policy.exclusions:
@@ -183,7 +212,8 @@ def print_policy(policy: Policy) -> None:
     for n, rule in enumerate(policy.freight, 1):
         _say(f"{n}. {_freight_when(rule)}:", 2)
         _say(f"to the factory: {rule.leg('to_factory').describe()}", 5)
-        _say(f"back to the customer: {rule.leg('back_to_customer').describe()}", 5)
+        back = rule.leg("back_to_customer")
+        _say(f"back to the customer: {back.describe() if back else 'nothing goes back'}", 5)
         _cite(policy, rule.clause_ids, 5)
 
     _heading("Fees")
@@ -196,6 +226,9 @@ def print_policy(policy: Policy) -> None:
     _heading("Deadlines (ladder offsets in hours from the deadline; negative is before it)")
     for kind in ("shipping", "quote", "repair", "payment"):
         rule = getattr(policy.deadlines, kind)
+        if rule is None:
+            _say(f"{kind}: none (nothing is shipped to the factory)", 2)
+            continue
         start = _DEADLINE_STARTS[rule.starts_at if kind == "repair" else kind]
         _say(f"{kind}: {rule.days} {rule.calendar} days from when {start}", 2)
         if kind != "repair" and rule.starts_at != "repair_start":
@@ -213,13 +246,18 @@ def print_policy(policy: Policy) -> None:
         _cite(policy, [c.id for c in uncited], 2)
 
 
+def _policy_dir() -> Path:
+    policy_dir = load_settings().policy_dir
+    if not policy_dir.is_dir():
+        raise ClaimError(f"the policy directory {policy_dir} does not exist (set CLAIMFLOW_POLICY_DIR)")
+    return policy_dir
+
+
 @policy_app.command("list")
 @cli_errors
 def policy_list() -> None:
     """One row per policy file: manufacturer, seed, channels, warranty in short."""
-    policy_dir = load_settings().policy_dir
-    if not policy_dir.is_dir():
-        raise ClaimError(f"the policy directory {policy_dir} does not exist (set CLAIMFLOW_POLICY_DIR)")
+    policy_dir = _policy_dir()
     names = policy_names(policy_dir)
     if not names:
         out.print(f"no policy files in {policy_dir}", markup=False, highlight=False)
@@ -264,8 +302,19 @@ def policy_show(
 
 @policy_app.command("check")
 @cli_errors
-def policy_check(files: Annotated[list[Path], typer.Argument(help="Policy files to validate.")]) -> None:
-    """Validate policy files: 'ok' per good file, every problem of a bad one as 'FILE: field: reason'."""
+def policy_check(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Policy files to check (none: every file in the policy directory).")
+    ] = None,
+) -> None:
+    """Validate and lint policy files: 'ok' per good file; every problem of a bad one as
+    'FILE: field: reason' (it does not load) or 'FILE: clause ID: message' (models/policy_lint.py)."""
+    if not files:
+        policy_dir = _policy_dir()
+        files = [policy_dir / f"{name}.toml" for name in policy_names(policy_dir)]
+        if not files:
+            out.print(f"no policy files in {policy_dir}", markup=False, highlight=False)
+            return
     bad = 0
     for path in files:
         try:
@@ -273,6 +322,12 @@ def policy_check(files: Annotated[list[Path], typer.Argument(help="Policy files 
         except PolicyError as e:
             bad += 1
             err.print(str(e), markup=False, highlight=False)
+            continue
+        problems = lint(policy)
+        for problem in problems:
+            err.print(safe(f"{path}: clause {problem.clause_id}: {problem.message}"), markup=False, highlight=False)
+        if problems:
+            bad += 1
             continue
         out.print(f"ok: {path} ({policy.name}, {len(policy.clauses)} clauses)", markup=False, highlight=False)
     if bad:

@@ -11,6 +11,7 @@ from claimflow.settings import REPO_ROOT
 from models.policy import Policy, PolicyError
 from claimflow.policy_cli import warranty_in_short
 from starter import app
+from tests.test_policy_lint import TINY
 
 POLICY_DIR = REPO_ROOT / "policies"
 CHANGKONG = POLICY_DIR / "changkong.toml"
@@ -86,11 +87,19 @@ def test_show_prints_rules_with_clause_texts_and_ladders():
     assert "shipping: 7 natural days" in out and "repair: 3 working days from when the repair starts" in out
     for step in ("-48h  reminder, notify customer", "+0h  agent, notify agent", "+120h  manager, notify manager"):
         assert step in out, step
-    assert "misuse — collision" in out and "effect: no free service; applies to: return, repair" in out
+    assert "misuse — collision" in out and "effect: no free service; applies to: return" in out
     assert "no_proof_for_return" in out and "effect: refused, no service at all; applies to: return" in out
     assert "to the factory: manufacturer pays freight" in out
     # clauses no rule cites are still shown
     assert f"IV.3: {changkong.clause_text('IV.3')}" in out
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
+def test_show_every_policy(name: str):
+    """Every shipped policy in words: a freight rule with no way back, a policy with no shipping deadline."""
+    result = claims("policy", "show", name)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
 
 
 def test_show_json_round_trips_through_the_model():
@@ -152,9 +161,51 @@ def test_check_reports_every_bad_file_with_field_and_reason(tmp_path):
     assert "ok:" not in result.stderr
 
 
-def test_check_needs_a_file():
+def _tiny(directory: Path, stem: str, extra: str = "") -> Path:
+    """The small policy of tests/test_policy_lint.py (it lints clean), named `stem`, with `extra` appended."""
+    path = directory / f"{stem}.toml"
+    path.write_text(TINY.replace('name = "tiny"', f'name = "{stem}"') + extra)
+    return path
+
+
+def test_check_with_no_files_checks_every_file_of_the_policy_directory(tmp_path, monkeypatch):
+    files = [_tiny(tmp_path, "first"), _tiny(tmp_path, "second")]
+    monkeypatch.setenv("CLAIMFLOW_POLICY_DIR", str(tmp_path))
     result = claims("policy", "check")
-    assert result.exit_code == 2
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "".join(f"ok: {path} ({path.stem}, 4 clauses)\n" for path in files)
+
+
+UNCITED = '\n[[clauses]]\nid = "X.1"\ntext = "A promise no rule keeps."\n'
+
+
+def test_check_lints_and_names_the_file_and_clause(tmp_path, monkeypatch):
+    good, uncited = _tiny(tmp_path, "good"), _tiny(tmp_path, "uncited", UNCITED)
+    monkeypatch.setenv("CLAIMFLOW_POLICY_DIR", str(tmp_path))
+    problem = f"{uncited}: clause X.1: clause X.1 is cited by no rule and has no informational note saying why it is "
+    problem += "kept.\n"
+    in_directory = claims("policy", "check")  # every file of the policy directory
+    one_file = claims("policy", "check", str(uncited))
+    for result in (in_directory, one_file):
+        no_traceback(result)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == problem
+        assert "uncited" not in result.stdout
+    assert in_directory.stdout == f"ok: {good} (good, 4 clauses)\n"
+    noted = _tiny(tmp_path, "uncited", UNCITED + 'informational = "a promise with no step of a claim"\n')
+    result = claims("policy", "check", str(noted))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"ok: {noted} (uncited, 5 clauses)\n"
+
+
+def test_check_an_empty_or_missing_policy_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMFLOW_POLICY_DIR", str(tmp_path))
+    result = claims("policy", "check")
+    assert result.exit_code == 0 and result.output.strip() == f"no policy files in {tmp_path}"
+    monkeypatch.setenv("CLAIMFLOW_POLICY_DIR", str(tmp_path / "missing"))
+    result = claims("policy", "check")
+    assert result.exit_code == 1 and "does not exist" in result.output
     no_traceback(result)
 
 
