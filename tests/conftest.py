@@ -51,6 +51,26 @@ def changkong() -> Policy:
 
 
 @pytest.fixture(scope="session")
+def best_lighting() -> Policy:
+    return load_policy(POLICY_DIR, "best_lighting")
+
+
+@pytest.fixture(scope="session")
+def konjump() -> Policy:
+    return load_policy(POLICY_DIR, "konjump")
+
+
+@pytest.fixture(scope="session")
+def shanghai() -> Policy:
+    return load_policy(POLICY_DIR, "shanghai_equipment")
+
+
+@pytest.fixture(scope="session")
+def figures() -> Policy:
+    return load_policy(POLICY_DIR, "model_figures")
+
+
+@pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter

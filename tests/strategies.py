@@ -294,6 +294,8 @@ def field_values(policy: Policy | None = None, quote_total: Decimal | None = Non
         "items": st.lists(texts, min_size=1, max_size=limits.LIST_MAX),
         "outcome": st.sampled_from(["return_unpaid", "dispose"]),
         "days": st.integers(1, 90),
+        "within_policy": st.booleans(),
+        "owed": st.lists(st.fixed_dictionaries({"item": fee_items, "amount": line_amounts}), max_size=2),
         **findings_fields(policy),
     }
 

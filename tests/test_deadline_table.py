@@ -32,6 +32,8 @@ def test_every_waiting_state_has_a_deadline_or_a_reason(policy, kind):
     if POLICIES[policy].post_repair_warranty is not None:
         covered.add(S.POST_REPAIR_WARRANTY)  # entered only while its window (started on ship-back) runs
     never_entered = {S.POST_REPAIR_WARRANTY} if POLICIES[policy].post_repair_warranty is None else set()
+    if not POLICIES[policy].ships_to_factory:  # 004: checked on site, nothing is sent in
+        never_entered.add(S.AWAITING_PARCEL)
     unwatched = [s.value for s in ClaimState if s not in covered | never_entered and s not in WITHOUT_DEADLINE]
     assert unwatched == []
 
@@ -53,6 +55,16 @@ def test_a_repair_claim_does_not_expire_on_a_returns_clause():
     assert spec_for(deadline_table(changkong, ClaimKind.RETURN), K.SHIPPING).rule(changkong).clause_ids == ["RET-X7"]
     repair = spec_for(deadline_table(changkong, ClaimKind.REPAIR), K.SHIPPING).rule(changkong)
     assert repair.clause_ids == ["CF-DL-REPAIR-SHIPPING"] and repair.days == changkong.deadlines.shipping.days
+
+
+def test_a_repair_claim_cites_the_policys_shipping_clauses_when_they_speak_of_repairs():
+    """002's CF-SHIPPING and 3.3.2 b ("ship the products or parts to the delivery address")
+    are about return repairs: a repair claim's shipping deadline cites them, not claimflow's."""
+    konjump = POLICIES["konjump"]
+    repair = spec_for(deadline_table(konjump, ClaimKind.REPAIR), K.SHIPPING).rule(konjump)
+    assert repair.clause_ids == ["CF-SHIPPING", "3.3.2 b"]
+    old = konjump.model_copy(update={"readings": 1})  # claims opened before keep claimflow's clause
+    assert spec_for(deadline_table(old, ClaimKind.REPAIR), K.SHIPPING).rule(old).clause_ids == ["CF-DL-REPAIR-SHIPPING"]
 
 
 def test_shanghai_sla_runs_from_arrival_pauses_for_the_customer_and_clears_on_refund():

@@ -14,12 +14,10 @@ from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.worker import Worker
 
-import pytest
 
 from activities.notify import NotifyActivities, read_outbox
 from activities.read_model import ReadModelActivities
 from claimflow.db import engine_for, migrate
-from claimflow.policy_files import load_policy
 from models.actions import (
     ApproveQuote,
     ExtendDeadline,
@@ -34,16 +32,11 @@ from models.enums import ClaimState as S
 from models.enums import DeadlineKind
 from models.read_model import ClaimRow
 from starter import _time_left, print_view
-from tests.conftest import POLICY_DIR, Claims
+from tests.conftest import Claims
 from tests.test_claim_deadlines import at_about, ladder_of
 from tests.test_claim_lifecycle import QUOTE, decision, quoted_paid_repair
 from worker import SANDBOX, WORKFLOWS
 from workflows.names import NOTIFY, PROJECT_CLAIM
-
-
-@pytest.fixture(scope="module")
-def shanghai():
-    return load_policy(POLICY_DIR, "shanghai_equipment")
 
 
 class Outage:

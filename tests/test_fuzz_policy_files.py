@@ -56,6 +56,8 @@ def the_workflow_can_use(policy: Policy) -> None:
     """What the workflow computes from a policy when a claim opens and its timers run."""
     calendar = WorkCalendar()
     for kind in [k for k in DeadlineKind if k.value in ("shipping", "quote", "repair", "payment")]:
+        if getattr(policy.deadlines, kind.value) is None:  # no shipping where nothing is shipped in
+            continue
         rule = policy.deadlines.rule(kind)
         due = due_at(rule, OPENED, policy.timezone, calendar)
         for step in rule.ladder:

@@ -23,6 +23,7 @@ from models.actions import (
     ExtendDeadline,
     ReceiveParcel,
     RecordCustomerShipment,
+    RecordDetermination,
     RecordDocumentation,
     RecordInspection,
     RecordOnsiteReport,
@@ -226,15 +227,21 @@ async def test_every_channel_action_with_boundary_values_fails_no_task(claims):
     await claims.do(
         h,
         RecordOnsiteReport(
-            **by(fault="man_made_damage", exclusions=[exclusion] * limits.LIST_MAX, notes=NOTE)
+            **by(
+                fault="man_made_damage",
+                exclusions=[exclusion] * limits.LIST_MAX,
+                notes=NOTE,
+                owed=[{"item": "travel", "amount": limits.LINE_AMOUNT_MAX}],
+            )
         ),
     )
-    lines = [{"item": item, "amount": limits.LINE_AMOUNT_MAX} for item in konjump.fee_items]
+    await claims.do(h, RecordDetermination(**by(within_policy=False)))
+    lines = [{"item": item, "amount": limits.LINE_AMOUNT_MAX} for item in konjump.fee_items if item != "travel"]
     await claims.do(h, SendQuote(**by(lines=lines)))
     await claims.do(h, ApproveQuote(**by()))
     await claims.do(h, CompleteRepair(**by(work_done=TEXT)))
     await claims.do(h, RecordQualityCheck(**by(passed=True)))
-    total = limits.LINE_AMOUNT_MAX * len(lines)
+    total = limits.LINE_AMOUNT_MAX * (len(lines) + 1)  # the quote and the visit's travel
     assert (await claims.do(h, RecordPayment(**by(amount=total, reference=NAME)))).state is S.COMPLETED
     await h.result()
     assert await failed_tasks(h) == []

@@ -14,7 +14,7 @@ from freezegun import freeze_time
 
 from claimflow.calendars import local_today
 from models.claim import ClaimIntake, Decision, InspectionFindings
-from models.enums import Fault, Party, Remedy
+from models.enums import ClaimKind, Fault, Party, Remedy
 from models.policy import FreightCondition, FreightRule, Policy
 from models.rules import (
     decide_freight,
@@ -78,7 +78,7 @@ def test_return_window_counts_natural_days_from_receipt(changkong, day, outcome,
 @pytest.mark.parametrize(
     ("day", "outcome", "clause_ids"),
     [
-        (7, "accepted", ["RET-X7"]),  # accepted: the RMA's shipping deadline clause
+        (7, "accepted", ["RET-1", "RET-2"]),  # accepted under the return rule (RET-X7 is the shipping deadline's)
         (8, "rejected", ["RET-X1"]),
     ],
 )
@@ -100,13 +100,11 @@ def test_return_eligibility_needs_the_receipt_date(changkong, today):
 @pytest.mark.parametrize(
     ("kind", "conditions", "outcome", "clause_ids"),
     [
-        ("repair", [], "accepted", ["RET-X7"]),
-        ("repair", ["documents_falsified"], "rejected", ["RET-X3"]),  # refuses any claim
+        # a repair is accepted under IV.3 ("send it to the manufacturer"), not RET-X7, a return condition
+        ("repair", [], "accepted", ["IV.3"]),
         ("return", ["documents_falsified"], "rejected", ["RET-X3"]),
         ("return", ["no_proof_for_return"], "rejected", ["RET-X3"]),
-        ("repair", ["no_proof_for_return"], "accepted", ["RET-X7"]),  # applies to returns only
-        ("return", ["misuse"], "accepted", ["RET-X7"]),  # no_free_service: decided at inspection
-        ("repair", ["misuse", "labels_tampered"], "accepted", ["RET-X7"]),
+        ("return", ["misuse"], "accepted", ["RET-1", "RET-2"]),  # no_free_service: decided at inspection
     ],
 )
 def test_policy_check_refuses_on_refusing_conditions_only(changkong, today, kind, conditions, outcome, clause_ids):
@@ -114,6 +112,29 @@ def test_policy_check_refuses_on_refusing_conditions_only(changkong, today, kind
     decision = policy_check(changkong, claim, today)
     assert decision.outcome == outcome
     assert decision.clause_ids == clause_ids
+
+
+@pytest.mark.parametrize("conditions", [["documents_falsified"], ["misuse", "labels_tampered"], ["no_proof_for_return"]])
+def test_return_conditions_on_a_repair_are_refused_at_intake(changkong, today, conditions):
+    """001 lists these under "Returns cannot be requested …": they apply to returns. On a
+    repair they would change nothing, so the intake names each instead of ignoring it."""
+    claim = intake(changkong, today, bought_days_ago=3, kind="repair", conditions=conditions)
+    problems = intake_problems(changkong, claim, today)
+    assert len(problems) == len(conditions)
+    for condition, problem in zip(conditions, problems):
+        assert problem.startswith(f"{condition} applies to return claims under policy changkong (RET-X")
+        assert problem.endswith("not to a repair claim")
+
+
+def test_a_return_without_proof_of_purchase_is_rejected(changkong, today):
+    """001 RET-X3: "Returns cannot be requested on failure to provide legitimate proof of
+    purchase" — the intake's proof_of_purchase=false is enough, no condition needed."""
+    claim = intake(changkong, today, bought_days_ago=3, kind="return", proof_of_purchase=False,
+                   factory_shipment_date=today - timedelta(days=30))
+    decision = policy_check(changkong, claim, today)
+    assert (decision.outcome, decision.clause_ids) == ("rejected", ["RET-X3"])
+    with_proof = policy_check(changkong, claim.model_copy(update={"proof_of_purchase": True}), today)
+    assert with_proof.outcome == "accepted"
 
 
 def test_policy_check_accepts_a_repair_out_of_warranty(changkong, today):
@@ -276,35 +297,10 @@ RET_OK = ["RET-1", "RET-2"]
             id="no-fault-found",
         ),
         pytest.param(
-            {"bought_days_ago": 30, "conditions": ["documents_falsified"]}, {"fault": "quality_fault"},
-            "rejected", ["RET-X3"],
-            id="documents-falsified-at-intake",
-        ),
-        pytest.param(
-            {"bought_days_ago": 30},
-            {"fault": "excluded_condition", "exclusions": ["documents_falsified"]}, "rejected", ["RET-X3"],
-            id="documents-falsified-at-inspection",
-        ),
-        pytest.param(
-            {"bought_days_ago": 30}, {"fault": "excluded_condition", "exclusions": ["misuse"]},
-            "paid_repair", ["RET-X4", "I.2", "IV.4"],
-            id="misuse-at-inspection",
-        ),
-        pytest.param(
-            {"bought_days_ago": 30, "conditions": ["misuse"]}, {"fault": "quality_fault"},
-            "paid_repair", ["RET-X4", "I.2", "IV.4"],
-            id="misuse-at-intake-takes-away-free-repair",
-        ),
-        pytest.param(
-            {"bought_days_ago": 30},
+            {"kind": "return", "bought_days_ago": 5},
             {"fault": "excluded_condition", "exclusions": ["misuse", "labels_tampered"]},
-            "paid_repair", ["RET-X4", "I.2", "RET-X5", "IV.4"],
-            id="two-exclusions",
-        ),
-        pytest.param(
-            {"bought_days_ago": 30, "conditions": ["no_proof_for_return", "incomplete_return"]},
-            {"fault": "quality_fault"}, "free_repair", ["I.1-PROOF", "I.2"],
-            id="return-only-conditions-ignored-on-a-repair",
+            "rejected", ["RET-X2", "RET-X4", "RET-X5"],
+            id="return-two-exclusions",
         ),
         pytest.param(
             {"kind": "return", "bought_days_ago": 5}, {"fault": "no_fault_found", "unused_and_complete": True},
@@ -333,7 +329,7 @@ RET_OK = ["RET-1", "RET-2"]
         ),
         pytest.param(
             {"kind": "return", "bought_days_ago": 5},
-            {"fault": "quality_fault", "exclusions": ["misuse"]}, "rejected", ["RET-X2", "RET-X4", "I.2"],
+            {"fault": "quality_fault", "exclusions": ["misuse"]}, "rejected", ["RET-X2", "RET-X4"],
             id="return-misuse-at-inspection",
         ),
         pytest.param(
@@ -398,12 +394,14 @@ def test_return_with_an_excluding_condition_at_intake_is_not_refunded(changkong,
 @pytest.mark.parametrize(
     ("remedy", "fault", "covered", "payer", "clause_ids"),
     [
-        (Remedy.PAID_REPAIR, Fault.MAN_MADE_DAMAGE, True, Party.CUSTOMER, ["III.1"]),
-        (Remedy.PAID_REPAIR, Fault.MAN_MADE_DAMAGE, False, Party.CUSTOMER, ["III.1"]),
-        (Remedy.PAID_REPAIR, Fault.EXCLUDED_CONDITION, True, Party.CUSTOMER, ["III.1"]),
-        (Remedy.REJECTED, Fault.NO_FAULT_FOUND, True, Party.CUSTOMER, ["III.1"]),
+        # III.1 "During the warranty period, the repair of damage caused by non-product quality
+        # problems … the customer [pays] the return freight"; the way in is CF-FREIGHT-INBOUND's
+        (Remedy.PAID_REPAIR, Fault.MAN_MADE_DAMAGE, True, Party.CUSTOMER, ["III.1", "CF-FREIGHT-INBOUND"]),
+        (Remedy.PAID_REPAIR, Fault.EXCLUDED_CONDITION, True, Party.CUSTOMER, ["III.1", "CF-FREIGHT-INBOUND"]),
+        # outside the warranty period, or nothing repaired: not III.1
+        (Remedy.PAID_REPAIR, Fault.MAN_MADE_DAMAGE, False, Party.CUSTOMER, ["CF-FREIGHT-PAID"]),
+        (Remedy.REJECTED, Fault.NO_FAULT_FOUND, True, Party.CUSTOMER, ["CF-FREIGHT-PAID"]),
         (Remedy.FREE_REPAIR, Fault.QUALITY_FAULT, True, Party.MANUFACTURER, ["CF-FREIGHT-COVERED"]),
-        (Remedy.REFUND, Fault.QUALITY_FAULT, True, Party.MANUFACTURER, ["CF-FREIGHT-COVERED"]),
         (Remedy.PAID_REPAIR, Fault.QUALITY_FAULT, False, Party.CUSTOMER, ["CF-FREIGHT-PAID"]),
         (Remedy.REJECTED, Fault.QUALITY_FAULT, False, Party.CUSTOMER, ["CF-FREIGHT-PAID"]),
     ],
@@ -414,6 +412,24 @@ def test_decide_freight_first_matching_rule(changkong, remedy, fault, covered, p
     assert decision.clause_ids == clause_ids
     assert decision.outcome == f"{payer.value} pays both ways"
     assert decision.inputs == {"remedy": remedy.value, "fault": fault.value, "covered": covered}
+
+
+@pytest.mark.parametrize(
+    ("fault", "payer"), [(Fault.QUALITY_FAULT, "manufacturer"), (Fault.NO_FAULT_FOUND, "customer")]
+)
+def test_a_refund_ships_one_way(changkong, fault, payer):
+    """CF-FREIGHT-RETURN: a returned product travels to the factory only; the manufacturer
+    pays for a performance failure of its own (RET-2), the customer for an unused product (RET-1)."""
+    decision = decide_freight(changkong, Remedy.REFUND, fault, False, ClaimKind.RETURN)
+    assert decision.outcome == f"to the factory: {payer} pays freight; nothing goes back"
+    assert decision.clause_ids == ["CF-FREIGHT-RETURN"]
+
+
+def test_a_software_upgrade_is_the_customers_freight_both_ways(changkong):
+    """001 III.2: "software upgrades on behalf of [the customer]: the round-trip freight [is]
+    borne by the customer"."""
+    decision = decide_freight(changkong, Remedy.PAID_SERVICE, Fault.NO_FAULT_FOUND, False, ClaimKind.SERVICE)
+    assert (decision.outcome, decision.clause_ids) == ("customer pays both ways", ["III.2"])
 
 
 def test_decide_freight_names_both_payers_when_they_differ(changkong):
@@ -460,11 +476,12 @@ def test_no_post_repair_warranty_without_the_rule(changkong):
 
 def test_a_complete_intake_has_no_problems(changkong, today):
     assert intake_problems(changkong, intake(changkong, today)) == []
-    assert intake_problems(changkong, intake(changkong, today, conditions=["misuse"])) == []
+    assert intake_problems(changkong, intake(changkong, today, kind="return", conditions=["misuse"])) == []
 
 
 def test_an_unknown_condition_is_reported(changkong, today):
-    problems = intake_problems(changkong, intake(changkong, today, conditions=["misuse", "dropped_in_lake"]))
+    claim = intake(changkong, today, kind="return", conditions=["misuse", "dropped_in_lake"])
+    problems = intake_problems(changkong, claim)
     assert len(problems) == 1
     assert "'dropped_in_lake'" in problems[0]
     assert "misuse" in problems[0] and "force_majeure" in problems[0]  # lists what the policy knows

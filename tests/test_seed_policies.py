@@ -24,7 +24,7 @@ from claimflow.calendars import local_today
 from models.calendar import WorkCalendar
 from models.claim import InspectionFindings
 from models.deadlines import due_at
-from models.enums import DeadlineKind, EscalationLevel, Fault, Remedy
+from models.enums import ClaimKind, DeadlineKind, EscalationLevel, Fault, Remedy
 from models.policy import Policy
 from models.rules import (
     decide_channel,
@@ -133,9 +133,14 @@ def citations(policy: Policy) -> dict[str, list[str]]:
     }
     if w.replacement_clause_ids:
         cited["warranty.replacement_clause_ids"] = w.replacement_clause_ids
+    if w.no_proof_clause_ids:
+        cited["warranty.no_proof_clause_ids"] = w.no_proof_clause_ids
+    if policy.service:
+        cited["service"] = policy.service.clause_ids
     if policy.returns:
-        for field in ("clause_ids", "late_clause_ids", "condition_clause_ids"):
-            cited[f"returns.{field}"] = getattr(policy.returns, field)
+        for field in ("clause_ids", "late_clause_ids", "condition_clause_ids", "proof_clause_ids"):
+            if getattr(policy.returns, field):
+                cited[f"returns.{field}"] = getattr(policy.returns, field)
     if policy.post_repair_warranty:
         cited["post_repair_warranty"] = policy.post_repair_warranty.clause_ids
     if policy.service_hours:
@@ -154,13 +159,16 @@ def citations(policy: Policy) -> dict[str, list[str]]:
         for n, item in enumerate(items):
             cited[f"{group}.{n}"] = item.clause_ids
     for kind in ("shipping", "quote", "repair", "payment"):
-        cited[f"deadlines.{kind}"] = getattr(policy.deadlines, kind).clause_ids
+        if getattr(policy.deadlines, kind) is not None:
+            cited[f"deadlines.{kind}"] = getattr(policy.deadlines, kind).clause_ids
     for channel in policy.channels:
         cited[f"channels.{channel.kind}"] = channel.clause_ids
         if channel.documentation_required:
             cited[f"channels.{channel.kind}.documentation"] = channel.documentation_clause_ids
         if channel.fees_if_not_covered:
             cited[f"channels.{channel.kind}.fees"] = channel.fees_clause_ids
+        if channel.determination_clause_ids:
+            cited[f"channels.{channel.kind}.determination"] = channel.determination_clause_ids
     return cited
 
 
@@ -231,6 +239,9 @@ def test_numbers_in_the_rules_match_the_clauses_they_cite(policies, name, number
 @pytest.mark.parametrize("name", NEW)
 @pytest.mark.parametrize("kind", ["shipping", "quote", "repair", "payment"])
 def test_deadline_has_a_ladder_and_cf_deadlines_state_their_days(policies, name, kind):
+    if getattr(policies[name].deadlines, kind) is None:  # 004: nothing is ever shipped in
+        assert (kind, policies[name].ships_to_factory) == ("shipping", False)
+        return
     rule = policies[name].deadline_rule(DeadlineKind(kind))
     assert [s.level for s in rule.ladder] == [
         EscalationLevel.REMINDER,
@@ -275,10 +286,10 @@ SH_FREE = ["Commitment 3", "Note 1", "Commitment 2"]
 @pytest.mark.parametrize(
     ("name", "day", "fault", "outcome", "clause_ids"),
     [
-        ("best_lighting", 0, "quality_fault", "refund", ["5.1"]),
-        ("best_lighting", 7, "quality_fault", "refund", ["5.1"]),
-        ("best_lighting", 8, "quality_fault", "replacement", ["5.2"]),
-        ("best_lighting", 15, "quality_fault", "replacement", ["5.2"]),
+        ("best_lighting", 0, "quality_fault", "refund", ["5.1", "CF-PROOF"]),
+        ("best_lighting", 7, "quality_fault", "refund", ["5.1", "CF-PROOF"]),
+        ("best_lighting", 8, "quality_fault", "replacement", ["5.2", "CF-PROOF"]),
+        ("best_lighting", 15, "quality_fault", "replacement", ["5.2", "CF-PROOF"]),
         ("best_lighting", 16, "quality_fault", "free_repair", BL_FREE),
         ("best_lighting", 3, "man_made_damage", "paid_repair", ["1", "5.3", "4.2"]),  # not its own fault
         ("best_lighting", 3, "no_fault_found", "rejected", ["1", "5.3"]),
@@ -362,8 +373,6 @@ def test_best_lighting_non_repairable(policies, condition, clause_id, bought_day
          date(2025, 2, 28), "12 months", ["Commitment 3", "Note 1"]),
         ("shanghai_equipment", {}, date(2024, 2, 29), date(2025, 3, 1), "not_covered",
          date(2025, 2, 28), "12 months", ["Commitment 3", "Note 1"]),
-        ("shanghai_equipment", {"proof_of_purchase": False}, date(2025, 3, 11), date(2026, 3, 11), "covered",
-         date(2026, 3, 11), "12 months", ["Commitment 3", "Note 1"]),  # no proof needed to count
         ("model_figures", {}, date(2025, 9, 11), date(2026, 3, 11), "covered",
          date(2026, 3, 11), "6 months", ["1"]),
         ("model_figures", {}, date(2025, 9, 11), date(2026, 3, 12), "not_covered",
@@ -467,7 +476,7 @@ EXCLUSIONS = [
     ("shanghai_equipment", "card_or_invoice_altered", "no_free_service", ["Note 3"]),
     ("shanghai_equipment", "counterfeit", "refuse", ["Note 4"]),
     ("shanghai_equipment", "barcode_mismatch", "no_free_service", ["Note 5"]),
-    ("shanghai_equipment", "damage_by_special_outlet", "no_free_service", ["Note 6"]),
+    ("shanghai_equipment", "damage_by_other_outlet", "no_free_service", ["Note 6", "CF-NOTE-6"]),
     ("shanghai_equipment", "improper_power_or_disaster_or_use", "no_free_service", ["Note 7"]),
     ("shanghai_equipment", "no_purchase_invoice", "no_free_service", ["Note 8"]),
 ]
@@ -526,10 +535,7 @@ R, F = Remedy, Fault
             (R.REJECTED, F.NO_FAULT_FOUND, True, "customer", ["CF-FREIGHT-OTHER"]),
         ]
     ]
-    + [
-        ("best_lighting", R.REFUND, F.QUALITY_FAULT, True, "manufacturer", ["CF-FREIGHT-COVERED"]),
-        ("shanghai_equipment", R.REFUND, F.QUALITY_FAULT, True, "manufacturer", ["CF-FREIGHT-COVERED"]),
-    ],
+    ,
 )
 def test_freight_both_ways(policies, name, remedy, fault, covered, payer, clause_ids):
     decision = decide_freight(policies[name], remedy, fault, covered)
@@ -538,12 +544,23 @@ def test_freight_both_ways(policies, name, remedy, fault, covered, payer, clause
     assert decision.clause_ids == clause_ids
 
 
+@pytest.mark.parametrize("name", ["best_lighting", "shanghai_equipment"])
+def test_a_three_guarantees_refund_ships_one_way(policies, name):
+    """A refund takes the product back and sends nothing: no freight "back" is charged."""
+    decision = decide_freight(policies[name], R.REFUND, F.QUALITY_FAULT, True, ClaimKind.RETURN)
+    assert decision.outcome == "to the factory: manufacturer pays freight; nothing goes back"
+    assert decision.clause_ids == ["CF-FREIGHT-COVERED"]
+
+
 @pytest.mark.parametrize(
     ("remedy", "fault", "covered", "back", "clause_ids"),
     [
-        # 3.2.2 b/c: KONJUMP pays only the shipping back; customs of the way back stay with the customer
-        (R.FREE_REPAIR, F.QUALITY_FAULT, True, "manufacturer pays freight; customer pays customs", ["3.2.2 b", "3.2.2 c"]),
-        (R.REPLACEMENT, F.QUALITY_FAULT, True, "manufacturer pays freight; customer pays customs", ["3.2.2 b", "3.2.2 c"]),
+        # 3.2.2 b/c: KONJUMP "only bear[s] the shipping cost" back; customs of the way back and the
+        # transport risk ("does not bear any responsibility for … transportation") stay with the customer
+        (R.FREE_REPAIR, F.QUALITY_FAULT, True, "manufacturer pays freight; customer pays insurance, customs",
+         ["3.2.2 b", "3.2.2 c"]),
+        (R.REPLACEMENT, F.QUALITY_FAULT, True, "manufacturer pays freight; customer pays insurance, customs",
+         ["3.2.2 b", "3.2.2 c"]),
         (R.PAID_REPAIR, F.QUALITY_FAULT, False, "customer pays freight, insurance, customs", ["CF-FREIGHT-NOT-COVERED"]),
         (R.PAID_REPAIR, F.QUALITY_FAULT, True, "customer pays freight, insurance, customs", ["CF-FREIGHT-NOT-COVERED"]),
         (R.PAID_REPAIR, F.MAN_MADE_DAMAGE, True, "customer pays freight, insurance, customs", ["CF-FREIGHT-NOT-COVERED"]),
@@ -570,7 +587,7 @@ def test_konjump_freight_insurance_and_customs_per_leg(policies, remedy, fault, 
         ("konjump", "remote_guidance", ["3.2.1", "3.3.1"], ["remote_guidance", "return_repair", "on_site_repair"]),
         ("shanghai_equipment", "return_repair", ["Guarantee 2", "Guarantee 3"], ["return_repair"]),
         ("model_figures", "on_site_check", ["3", "System 1"], ["on_site_check"]),
-        ("changkong", "return_repair", ["RET-X7"], []),  # no channels listed: return repair only
+        ("changkong", "return_repair", ["IV.3"], ["return_repair"]),  # IV.3: "send it to the manufacturer"
     ],
 )
 def test_service_starts_with_the_first_channel(policies, name, first, clause_ids, offered):
@@ -665,7 +682,8 @@ def test_fee_items(policies, name, fee_items, fee_clause_ids):
     [
         ("best_lighting", 7, "working", "repair_start", ["CF-REPAIR"]),
         ("konjump", 10, "working", "repair_start", ["CF-REPAIR", "3.3.2 d"]),
-        ("shanghai_equipment", 3, "natural", "parcel_received", ["Guarantee 2"]),
+        # CF-REPAIR-DAYS reads Guarantee 2's "three days": natural days, the quality test inside them
+        ("shanghai_equipment", 3, "natural", "parcel_received", ["Guarantee 2", "CF-REPAIR-DAYS"]),
         ("model_figures", 7, "working", "repair_start", ["CF-REPAIR"]),
     ],
 )
@@ -708,9 +726,53 @@ def test_without_proof_a_proof_only_warranty_is_simply_not_covered(best_lighting
     assert intake_problems(bl, claim) == []  # the claim opens: service is paid, not refused
     warranty = warranty_status(bl, claim, today)
     assert warranty.outcome == "not_covered" and "no valid proof of purchase" in warranty.reason
-    assert warranty.clause_ids == bl.warranty.clocks[0].clause_ids
+    # 2.3: "Products without a valid purchase certificate" are outside the warranty scope (CF-PROOF's reading)
+    assert warranty.clause_ids == ["2.3", "CF-PROOF"]
     remedy = decide_remedy(bl, claim, InspectionFindings(fault="quality_fault"), today, warranty, None)
     assert remedy.outcome == "paid_repair"
+
+
+@pytest.mark.parametrize(("day", "outcome", "tier"), [(3, "refund", "5.1"), (12, "replacement", "5.2")])
+def test_a_three_guarantees_return_needs_neither_a_certificate_nor_the_warranty_length(
+    best_lighting_policy, day, outcome, tier
+):
+    """000 5.1/5.2: "valid purchase certificate *or detailed product information*" — CF-PROOF
+    reads it as no certificate needed for the Three Guarantees; and they count days since
+    purchase, so the warranty length (not in the seed) must not hold the claim up."""
+    bl, today = best_lighting_policy, date(2026, 3, 11)
+    claim = intake(bl, today, bought_days_ago=day, kind="return", proof_of_purchase=False)
+    assert claim.contract_warranty_months is None
+    assert intake_problems(bl, claim, today) == []
+    assert policy_check(bl, claim, today).outcome == "accepted"
+    warranty = warranty_status(bl, claim, today)
+    assert warranty.outcome == "not_counted"
+    remedy = decide_remedy(bl, claim, InspectionFindings(fault="quality_fault"), today, warranty, None)
+    assert (remedy.outcome, remedy.clause_ids) == (outcome, [tier, "CF-PROOF"])
+
+
+def test_a_return_past_the_three_guarantees_still_needs_the_warranty_length(best_lighting_policy):
+    bl, today = best_lighting_policy, date(2026, 3, 11)
+    claim = intake(bl, today, bought_days_ago=20, kind="return")
+    assert intake_problems(bl, claim, today) == [
+        "the warranty cannot be counted: give purchase_date and contract_warranty_months"
+    ]
+
+
+@pytest.fixture(scope="module")
+def shanghai_policy():
+    return load_policy(POLICY_DIR, "shanghai_equipment")
+
+
+@pytest.mark.parametrize("kind", ["repair", "return"])
+def test_shanghai_without_proof_of_purchase_gets_no_free_service(shanghai_policy, kind):
+    """003 Notes 2 and 8: no free warranty service when the "Product warranty card cannot
+    be provided" or the user "Cannot provide purchase invoice or valid purchase certificate"."""
+    sh, today = shanghai_policy, date(2026, 3, 11)
+    claim = intake(sh, today, bought_days_ago=5, kind=kind, proof_of_purchase=False)
+    warranty = warranty_status(sh, claim, today)
+    assert (warranty.outcome, warranty.clause_ids) == ("not_covered", ["Note 2", "Note 8", "CF-NO-PROOF"])
+    remedy = decide_remedy(sh, claim, InspectionFindings(fault="quality_fault"), today, warranty, None)
+    assert remedy.outcome == "paid_repair"  # not a free repair, nor a Three Guarantees refund
 
 
 def test_the_refund_tier_wins_over_a_non_repairable_condition(best_lighting_policy):

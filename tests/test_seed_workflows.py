@@ -6,14 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from claimflow.policy_files import load_policy
-from claimflow.settings import REPO_ROOT
 from models.actions import (
     ApproveQuote,
     ChooseChannel,
     CompleteRepair,
     ConfirmDelivery,
     ReceiveParcel,
+    RecordDetermination,
     RecordDocumentation,
     RecordInspection,
     RecordOnsiteReport,
@@ -26,30 +25,6 @@ from models.actions import (
 )
 from models.enums import ClaimState as S
 from tests.test_claim_lifecycle import decision
-
-
-def policy(name: str):
-    return load_policy(REPO_ROOT / "policies", name)
-
-
-@pytest.fixture(scope="module")
-def best_lighting():
-    return policy("best_lighting")
-
-
-@pytest.fixture(scope="module")
-def konjump():
-    return policy("konjump")
-
-
-@pytest.fixture(scope="module")
-def shanghai():
-    return policy("shanghai_equipment")
-
-
-@pytest.fixture(scope="module")
-def figures():
-    return policy("model_figures")
 
 
 async def ship_and_deliver(claims, h):
@@ -136,34 +111,55 @@ async def test_konjump_return_repair_customer_pays_customs(claims, konjump, reco
     assert view.rma_number == f"RMA-{h.id}" and view.channel == "return_repair"
     freight = decision(view, "freight")
     assert "customs" in freight.reason and "insurance" in freight.reason
-    assert "back to the customer: manufacturer pays freight; customer pays customs" in freight.reason
+    # 3.2.2 b: KONJUMP "only bear the shipping cost" back; 3.2.2 c: it bears no customs, nor
+    # any responsibility for damage and loss in transport (the insurance stays the customer's)
+    assert "back to the customer: manufacturer pays freight; customer pays insurance, customs" in freight.reason
+    assert freight.clause_ids == ["3.2.2 b", "3.2.2 c"]
     await claims.do(h, CompleteRepair(by="tom", work_done="new driver board"))
     await claims.do(h, RecordQualityCheck(by="qa", passed=True))
     assert (await ship_and_deliver(claims, h)).state is S.COMPLETED
-    await record_history(h, "konjump_return_repair")
+    await record_history(h, "konjump_return_repair_as_written")
 
 
 async def test_konjump_on_site_documentation_first_then_fees_when_not_covered(claims, konjump, record_history):
+    on_site = konjump.channel("on_site_repair")
     h = await claims.open(konjump, contract_warranty_months=24)
     assert (await claims.do(h, ChooseChannel(by="eng.wu", channel="on_site_repair"))).state is S.AWAITING_DOCUMENTATION
     refused = await claims.refusal(h, RecordOnsiteReport(by="eng.li", fault="quality_fault"))
     assert "not allowed while the claim is awaiting_documentation" in refused  # documentation first
     await claims.do(h, RecordDocumentation(by="amy", items=["photos of the panel", "video of the flicker"]))
-    result = await claims.do(h, RecordOnsiteReport(by="eng.li", fault="man_made_damage", notes="cable cut"))
+    documentation = decision(await claims.view(h), "documentation")
+    assert documentation.outcome == "received" and documentation.clause_ids == ["3.2.3 b", "3.3.3"]
+    # not covered: the visit's travel is owed whatever the answer to the repair quote (3.2.3 c)
+    damage = RecordOnsiteReport(by="eng.li", fault="man_made_damage", notes="cable cut")
+    refused = await claims.refusal(h, damage)
+    assert refused.startswith("a visit found not covered owes travel whatever the answer to a quote (3.2.3 c)")
+    travel = {"item": "travel", "amount": "450"}
+    result = await claims.do(h, damage.model_copy(update={"owed": [travel]}))
+    assert result.state is S.AWAITING_DETERMINATION  # "the headquarters of KONJUMP finally determines"
+    result = await claims.do(h, RecordDetermination(by="hq.chen", within_policy=False))
     assert result.state is S.AWAITING_QUOTE
     view = await claims.view(h)
+    assert decision(view, "determination").outcome == "not_covered"
+    assert decision(view, "determination").clause_ids == on_site.determination_clause_ids == ["3.2.3 c"]
     fees = decision(view, "fees")
     assert fees.outcome == "travel, maintenance"
-    assert fees.clause_ids == konjump.channel("on_site_repair").fees_clause_ids
+    assert fees.clause_ids == on_site.fees_clause_ids
+    assert [(line.item, line.amount) for line in view.fees_owed] == [("travel", Decimal("450"))]
     only_repair = SendQuote(by="amy", lines=[{"item": "maintenance", "amount": "300"}])
-    assert await claims.refusal(h, only_repair) == "the quote must charge: travel"
-    await claims.do(h, SendQuote(by="amy", lines=[{"item": "maintenance", "amount": "300"}, {"item": "travel", "amount": "450"}]))
+    with_travel = SendQuote(by="amy", lines=[{"item": "maintenance", "amount": "300"}, travel])
+    refused = await claims.refusal(h, with_travel)
+    assert refused.startswith("already owed from the visit, whatever the answer to this quote: travel")
+    assert await claims.refusal(h, SendQuote(by="amy", lines=[travel])) == "the quote must charge: maintenance"
+    await claims.do(h, only_repair)
     await claims.do(h, ApproveQuote(by="amy"))
     await claims.do(h, CompleteRepair(by="eng.li", work_done="replaced cable on site"))
     await claims.do(h, RecordQualityCheck(by="eng.li", passed=True))
+    refused = await claims.refusal(h, RecordPayment(by="fin", amount=Decimal("300.00"), reference="INV-3"))
+    assert "does not match the approved quote and the visit's fees of 750" in refused
     result = await claims.do(h, RecordPayment(by="fin", amount=Decimal("750.00"), reference="INV-3"))
     assert result.state is S.COMPLETED  # on site: nothing to ship back
-    await record_history(h, "konjump_on_site_paid")
+    await record_history(h, "konjump_on_site_paid_as_written")
 
 
 # --- seed 003: repair within 3 days of arrival, Three Guarantees cited ----------------
@@ -216,12 +212,21 @@ async def test_model_figures_on_site_check_repairs_a_listed_defect_free(claims, 
     await record_history(h, "model_figures_on_site_free")
 
 
-async def test_model_figures_outside_the_scope_is_paid_service(claims, figures):
+async def test_model_figures_quality_fault_names_a_listed_defect_other_problems_are_paid_service(claims, figures):
     h = await claims.open(figures, bought_days_ago=60)
-    result = await claims.do(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", notes="dusty"))
+    # clause 2 lists the scope of quality assurance: a quality fault is one of those four
+    refused = await claims.refusal(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", notes="dusty"))
+    assert refused.startswith("a quality fault under policy model_figures names its defect")
+    for defect in figures.warranty.scope:
+        assert f"{defect.id} ({defect.label})" in refused
+    assert refused.endswith("A problem outside that scope is recorded as fault not_in_scope (paid service)")
+    # clause 4: "a non-quality problem that requires services" is paid service
+    result = await claims.do(h, RecordOnsiteReport(by="pro.zhao", fault="not_in_scope", notes="base glue loose"))
     assert result.state is S.AWAITING_QUOTE
     view = await claims.view(h)
-    assert decision(view, "remedy").outcome == "paid_repair"
+    remedy = decision(view, "remedy")
+    assert remedy.outcome == "paid_repair" and "outside the warranty's defect scope" in remedy.reason
+    assert remedy.clause_ids == ["2A", "2B", "2C", "2D", "4"]
     assert decision(view, "fees").outcome == "service"
     refused = await claims.refusal(h, RecordOnsiteReport(by="pro.zhao", fault="quality_fault", defect="aliens"))
     assert "not allowed while the claim is awaiting_quote" in refused
