@@ -86,7 +86,9 @@ def open_claim(
     serial: Annotated[str, typer.Option(help="Product serial number.")],
     fault: Annotated[str, typer.Option(help="The fault as the customer describes it.")],
     by: Annotated[str, typer.Option(help="Who opens the claim.")],
-    kind: Annotated[ClaimKind, typer.Option(help="return (refund) or repair.")] = ClaimKind.REPAIR,
+    kind: Annotated[
+        ClaimKind, typer.Option(help="return (refund), repair, or service (maintenance, an upgrade: quoted).")
+    ] = ClaimKind.REPAIR,
     barcode: Annotated[str | None, typer.Option(help="Product barcode.")] = None,
     proof: Annotated[bool, typer.Option("--proof/--no-proof", help="Valid proof of purchase?")] = True,
     purchased: Annotated[str | None, typer.Option(help="Purchase date, YYYY-MM-DD.")] = None,
@@ -167,9 +169,12 @@ def _takes_json(annotation: Any) -> bool:
     return get_origin(annotation) in (list, dict, set, tuple) or annotation in (list, dict, set, tuple)
 
 
-def parse_fields(action: type[AgentAction], fields: list[str], lines: list[str]) -> dict[str, Any]:
+def parse_fields(
+    action: type[AgentAction], fields: list[str], lines: list[str], owed: list[str] = []
+) -> dict[str, Any]:
     """`-f key=value` pairs typed by the action's field (strings stay strings; booleans,
-    numbers and money are parsed by the model; lists are JSON) and `--line item=amount`."""
+    numbers and money are parsed by the model; lists are JSON), `--line item=amount` (a
+    quote's lines) and `--owed item=amount` (a visit's owed fees)."""
     data: dict[str, Any] = {}
     known = [name for name in action.model_fields if name not in ("by", "note")]
     for field in fields:
@@ -195,14 +200,21 @@ def parse_fields(action: type[AgentAction], fields: list[str], lines: list[str])
                 ) from None
         else:
             data[key] = raw
-    if lines:
-        data["lines"] = []
-        for line in lines:
-            item, sep, amount = line.rpartition("=")
-            if not sep or not item:
-                raise InputError(f"--line {shlex.quote(line)} must look like 'item=amount'")
-            data["lines"].append({"item": item, "amount": amount})
+    for flag, key, given in (("--line", "lines", lines), ("--owed", "owed", owed)):
+        if given:
+            data[key] = _fee_lines(flag, given)
     return data
+
+
+def _fee_lines(flag: str, given: list[str]) -> list[dict[str, str]]:
+    """`item=amount` values of a repeatable flag as fee lines."""
+    lines = []
+    for line in given:
+        item, sep, amount = line.rpartition("=")
+        if not sep or not item:
+            raise InputError(f"{flag} {shlex.quote(line)} must look like 'item=amount'")
+        lines.append({"item": item, "amount": amount})
+    return lines
 
 
 @app.command()
@@ -213,6 +225,9 @@ def act(
     by: Annotated[str, typer.Option(help="Who does it.")],
     field: Annotated[list[str], typer.Option("-f", "--field", help="key=value (repeatable).")] = [],
     line: Annotated[list[str], typer.Option(help="Quote line 'item=amount' (repeatable).")] = [],
+    owed: Annotated[
+        list[str], typer.Option(help="A visit's owed fee 'item=amount', e.g. travel=300 (repeatable).")
+    ] = [],
     note: Annotated[str, typer.Option(help="Free-text note for the timeline.")] = "",
     wait: Annotated[
         int | None,
@@ -231,7 +246,7 @@ def act(
     name = action.replace("-", "_")
     if name not in ACTIONS:
         raise ClaimError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
-    data = parse_fields(ACTIONS[name], field, line)
+    data = parse_fields(ACTIONS[name], field, line, owed)
     typed = {f.partition("=")[0]: f for f in field}
 
     def flag_of(loc: tuple, value: Any, missing: bool) -> str | None:
@@ -240,10 +255,11 @@ def act(
         key = loc[0]
         if key in ("by", "note"):
             return f"--{key}" if missing else f"--{key} {shlex.quote(by if key == 'by' else note)}"
-        if key == "lines":
+        if key in ("lines", "owed"):
+            flag, given = ("--line", line) if key == "lines" else ("--owed", owed)
             if missing or len(loc) < 2 or not isinstance(loc[1], int):
-                return "--line item=amount"
-            return f"--line {shlex.quote(line[loc[1]])}"
+                return f"{flag} item=amount"
+            return f"{flag} {shlex.quote(given[loc[1]])}"
         return f"-f {key}=…" if missing or key not in typed else f"-f {shlex.quote(typed[key])}"
 
     payload = _validated(ACTIONS[name], flag_of, {"by": by, "note": note} | data)
@@ -259,7 +275,8 @@ def act(
         result = run(check_and_act)
     except claim_ops.NoAnswer as e:
         retry = ["claims", "act", claim, action, "--by", by, *(a for f in field for a in ("-f", f))]
-        retry += [*(a for q in line for a in ("--line", q)), *(["--note", note] if note else [])]
+        retry += [*(a for q in line for a in ("--line", q)), *(a for q in owed for a in ("--owed", q))]
+        retry += ["--note", note] if note else []
         retry = shlex.join([*retry, "--request-id", request_id])
         raise ClaimError(
             f"{e}: it may still be done when a worker takes it up. Check with `claims show {number}`; "
@@ -397,6 +414,12 @@ def print_view(view: ClaimView, now: datetime, utc: bool = False) -> None:
         table.caption = (
             f"sent {at(quote.sent_at)}, valid until {at(quote.valid_until)} {zone_name}; {quote.answer or 'no answer yet'}"
         )
+        out.print(table)
+    if view.fees_owed:
+        table = Table("item", f"amount ({safe(view.currency)})", title="Owed for the visit")
+        for fee in view.fees_owed:
+            table.add_row(escape(safe(fee.item)), f"{fee.amount:.2f}")
+        table.caption = "owed whatever the answer to a repair quote"
         out.print(table)
     out.print("[bold]Decisions[/bold]")
     _print_decisions(view)

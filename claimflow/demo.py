@@ -50,6 +50,7 @@ from models.actions import (
     RecordCustomerShipment,
     RecordDocumentation,
     RecordInspection,
+    RecordDetermination,
     RecordOnsiteReport,
     RecordPayment,
     RecordQualityCheck,
@@ -75,6 +76,7 @@ PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,20}$")
 AGENTS = ["agent.amy", "agent.li", "agent.chen", "agent.omar"]
 TECHNICIANS = ["tech.tom", "tech.wang", "tech.zhao"]
 ENGINEERS = ["eng.wu", "eng.he", "eng.sato"]
+HEADQUARTERS = ["hq.chen", "hq.liu"]
 QA = ["qa.zhou", "qa.lin"]
 FINANCE = ["fin.liu", "fin.sun"]
 REPAIR_WORK = [
@@ -199,6 +201,7 @@ class Ctx:
             rng.choice([12, 24, 36]) if any(c.period_from_claim for c in policy.warranty.clocks) else None
         )
         self.quote_total = Decimal("0")
+        self.owed_total = Decimal("0")  # a visit's fees owed whatever the quote's answer
 
     # who does what
     def agent(self) -> str:
@@ -256,9 +259,11 @@ class Ctx:
         defect = {"defect": self.rng.choice(scope).id} if scope else {}
         return self.findings(Fault.QUALITY_FAULT, **defect)
 
-    def paid_reason(self) -> tuple[bool, AgentAction]:
+    def paid_reason(self, out_of_warranty: bool = False) -> tuple[bool, AgentAction]:
         """Why a repair is paid: out of warranty, damage by use, an exclusion, outside the scope.
         Returns whether the purchase is in warranty, and the findings."""
+        if out_of_warranty:
+            return False, self.covered_findings()
         scope = self.policy.warranty.scope
         excluded = [
             e for e in self.policy.exclusions if e.effect == "no_free_service" and ClaimKind.REPAIR in e.applies_to
@@ -273,7 +278,23 @@ class Ctx:
             return True, self.findings(Fault.MAN_MADE_DAMAGE, notes=why)
         if reason == "exclusion":
             return True, self.findings(Fault.EXCLUDED_CONDITION, exclusions=[self.rng.choice(excluded).id])
-        return True, self.findings(Fault.QUALITY_FAULT, notes="not among the covered defects")
+        return True, self.findings(Fault.NOT_IN_SCOPE, notes="not among the covered defects")
+
+    def visit_not_covered(self, findings: AgentAction) -> list[AgentAction]:
+        """An on-site report not covered: with the fees the visit owes whatever the quote's
+        answer, then headquarters' determination, where the policy asks for them."""
+        spec = self.policy.channel(self.channel)
+        if not self.on_site or spec is None or self.policy.readings < 2:
+            return [findings]
+        owed = [self.fee_line(item) for item in spec.fees_owed]
+        self.owed_total = sum((line["amount"] for line in owed), Decimal("0"))
+        report = RecordOnsiteReport.model_validate(findings.model_dump() | {"owed": owed})
+        determination = [RecordDetermination(by=self.rng.choice(HEADQUARTERS), within_policy=False)]
+        return [report, *(determination if spec.determination_clause_ids else [])]
+
+    def fee_line(self, item: str) -> dict:
+        low, high = FEE_RANGES.get(item, (50, 500))
+        return {"item": item, "amount": Decimal(self.rng.randint(low, high)) + self.rng.choice([Decimal("0"), Decimal("0.50")])}
 
     def repair(self) -> list[AgentAction]:
         """The repair and its quality check, sometimes failed once."""
@@ -289,9 +310,12 @@ class Ctx:
         """Lines the policy allows; every fee the channel charges when not covered."""
         spec = self.policy.channel(self.channel)
         required = list(spec.fees_if_not_covered) if (spec and self.on_site) else []
+        owed = list(spec.fees_owed) if (spec and self.on_site and self.policy.readings >= 2) else []
+        required = [item for item in required if item not in owed]  # owed already, not quoted
         allowed = list(self.policy.fee_items) or ["spare parts", "labour"]
         if not self.on_site and "travel" in allowed and len(allowed) > 1:
             allowed.remove("travel")  # nobody travels for a return repair
+        allowed = [i for i in allowed if i not in owed] or ["spare parts"]
         extra = [i for i in self.rng.sample(allowed, k=min(len(allowed), self.rng.randint(1, 2))) if i not in required]
         items = required + extra if required else extra
         lines = []
@@ -305,7 +329,7 @@ class Ctx:
 
     def payment(self) -> RecordPayment:
         reference = f"PAY-{self.rng.randrange(10**6, 10**7)}"
-        return RecordPayment(by=self.rng.choice(FINANCE), amount=self.quote_total, reference=reference)
+        return RecordPayment(by=self.rng.choice(FINANCE), amount=self.quote_total + self.owed_total, reference=reference)
 
     def ship_and_deliver(self) -> list[AgentAction]:
         carrier, code = self.rng.choice(list(CARRIERS.items()))
@@ -347,15 +371,21 @@ def free_repair(ctx: Ctx) -> Plan:
     return Plan([*ctx.parcel_in(), ctx.covered_findings(), *ctx.repair(), *ctx.ship_and_deliver()], covered=True)
 
 
-def paid_repair(ctx: Ctx) -> Plan:
-    covered, findings = ctx.paid_reason()
+def paid_repair(ctx: Ctx, out_of_warranty: bool = False) -> Plan:
+    covered, findings = ctx.paid_reason(out_of_warranty)
     actions = [*ctx.parcel_in(), findings, ctx.quote(), ApproveQuote(by=ctx.agent()), *ctx.repair(), ctx.payment()]
     return Plan([*actions, *ctx.ship_and_deliver()], covered=covered)
 
 
+def repair_in_window(ctx: Ctx) -> Plan:
+    """A paid repair of a product out of warranty, delivered: its post-repair window runs
+    (001 gives it only after a repair out of warranty)."""
+    return paid_repair(ctx, out_of_warranty=True)
+
+
 def repair_then_new_fault(ctx: Ctx) -> Plan:
     """A paid repair, delivered; a new fault inside the post-repair warranty."""
-    plan = paid_repair(ctx)
+    plan = repair_in_window(ctx)
     plan.actions.append(ReportFault(by=ctx.agent(), description=ctx.rng.choice(ctx.product.faults) + " again"))
     return plan
 
@@ -373,8 +403,11 @@ def repair_or_paid(ctx: Ctx) -> Plan:
 
 def quote_declined(ctx: Ctx) -> Plan:
     covered, findings = ctx.paid_reason()
-    tail = [] if ctx.on_site else ctx.ship_and_deliver()
-    return Plan([*ctx.documentation(), *([] if ctx.on_site else ctx.parcel_in()), findings, ctx.quote(),
+    visit = ctx.visit_not_covered(findings)
+    quote = ctx.quote()
+    ctx.quote_total = Decimal("0")  # declined: only what the visit owes is paid
+    tail = ([ctx.payment()] if ctx.owed_total else []) if ctx.on_site else ctx.ship_and_deliver()
+    return Plan([*ctx.documentation(), *([] if ctx.on_site else ctx.parcel_in()), *visit, quote,
                  DeclineQuote(by=ctx.agent()), *tail], covered=covered)  # fmt: skip
 
 
@@ -447,7 +480,8 @@ def onsite_free(ctx: Ctx) -> Plan:
 
 def onsite_paid(ctx: Ctx) -> Plan:
     covered, findings = ctx.paid_reason()
-    actions = [*ctx.documentation(), findings, ctx.quote(), ApproveQuote(by=ctx.agent()), *ctx.repair(), ctx.payment()]
+    visit = ctx.visit_not_covered(findings)
+    actions = [*ctx.documentation(), *visit, ctx.quote(), ApproveQuote(by=ctx.agent()), *ctx.repair(), ctx.payment()]
     return Plan(actions, covered=covered)
 
 
@@ -480,6 +514,10 @@ def _refuses(p: Policy) -> bool:
     return any(e.effect == "refuse" for e in p.exclusions)
 
 
+def _determines(p: Policy) -> bool:
+    return p.readings >= 2 and any(c.determination_clause_ids for c in p.channels if c.kind in ON_SITE)
+
+
 def _documentation(p: Policy) -> bool:
     return any(c.documentation_required for c in p.channels if c.kind in ON_SITE)
 
@@ -498,7 +536,7 @@ STAGES: list[Stage] = [
     Stage("paid_repair_in_progress", 4, paid_repair, S.REPAIRING),
     Stage("awaiting_payment", 5, paid_repair, S.AWAITING_PAYMENT),
     Stage("shipped_back", 4, repair_or_paid, S.SHIPPED_BACK),
-    Stage("in_post_repair_window", 4, paid_repair, fits=_has_window),
+    Stage("in_post_repair_window", 4, repair_in_window, fits=_has_window),
     Stage("new_fault_in_post_repair_window", 1, repair_then_new_fault, fits=_has_window),
     Stage("free_repair_under_post_repair_warranty", 1, free_repair_in_window, fits=_has_window),
     Stage("refund_due", 2, refund, S.REFUND_DUE, fits=_refunds),
@@ -521,6 +559,8 @@ STAGES: list[Stage] = [
     Stage("awaiting_documentation", 3, opened, channel="on_site", fits=_documentation),
     Stage("onsite_visit_planned", 5, onsite_visit, channel="on_site"),
     Stage("completed_onsite_free", 5, onsite_free, channel="on_site"),
+    Stage("onsite_awaiting_determination", 2, onsite_paid, S.AWAITING_DETERMINATION, channel="on_site",
+          fits=_determines),  # fmt: skip
     Stage("onsite_awaiting_quote", 2, onsite_paid, S.AWAITING_QUOTE, channel="on_site"),
     Stage("onsite_quote_sent", 4, onsite_paid, S.AWAITING_APPROVAL, channel="on_site"),
     Stage("onsite_repair_in_progress", 3, onsite_paid, S.REPAIRING, channel="on_site"),
