@@ -25,7 +25,7 @@ test: install
 # not exist yet (tests/histories/claim-NAME.json): recorded ones are never overwritten.
 histories: install
 	RECORD_HISTORIES=1 $(BIN)/python -m pytest tests/test_claim_lifecycle.py tests/test_claim_deadlines.py \
-		tests/test_seed_workflows.py tests/test_engine.py tests/test_read_model.py
+		tests/test_seed_workflows.py tests/test_seed_readings.py tests/test_engine.py tests/test_read_model.py
 
 # Benchmarks (not tests): each prints its figures and a ratio against a baseline measured in
 # the same run. Results and the machine they ran on: bench/README.md.
