@@ -38,6 +38,7 @@ from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
 from claimflow.console import InputError, cli_errors, explain_flags, out, safe
 from claimflow.policy_cli import policy_app
+from claimflow.user_cli import user_app
 from claimflow.read_cli import archive_command, claim_number_taken, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
@@ -59,6 +60,7 @@ from models.enums import ClaimKind
 T = TypeVar("T")
 app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(user_app, name="user")
 app.command("list")(list_command)
 app.command("reindex")(reindex_command)
 app.command("archive")(archive_command)
@@ -463,6 +465,22 @@ def worker() -> None:
 
 @app.command()
 @cli_errors
+def web() -> None:
+    """Run the agent web UI alone (CLAIMFLOW_WEB_HOST:CLAIMFLOW_WEB_PORT), for a cluster. Ctrl-C stops it.
+
+    It connects to TEMPORAL_ADDRESS and the read model (DATABASE_URL); on a first start
+    with no user it creates `admin` and prints its password once."""
+    from web.serve import first_admin_password, serve_web
+
+    settings = load_settings()
+    if password := first_admin_password(settings):
+        out.print(f"web UI user 'admin' created with password {password} — shown once", highlight=False, markup=False)
+    out.print(f"agent web UI on {settings.public_url}. Ctrl-C stops it.", highlight=False, markup=False)
+    asyncio.run(_until_signalled(lambda stop: serve_web(settings, stop)))
+
+
+@app.command()
+@cli_errors
 def setup() -> None:
     """Prepare a namespace (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE): search attributes, retention, archive schedule.
 
@@ -545,12 +563,12 @@ def _check_local(settings: Settings, ui_port: int) -> None:
         )
     check_address(settings.temporal_address)
     host, _, port = settings.temporal_address.rpartition(":")
-    for what, number in (("Temporal", int(port)), ("the Web UI", ui_port)):
+    for what, number in (("Temporal", int(port)), ("the Web UI", ui_port), ("the agent web UI", settings.web_port)):
         with socket.socket() as probe:
             if probe.connect_ex((_bind_ip(host), number)) == 0:
                 raise ClaimError(
                     f"port {number} for {what} is already in use (another `claims up`?); stop it, "
-                    "or pick other ports with TEMPORAL_ADDRESS / --ui-port"
+                    "or pick other ports with TEMPORAL_ADDRESS / --ui-port / CLAIMFLOW_WEB_PORT"
                 )
 
 
@@ -584,6 +602,7 @@ async def _watch_server(server: subprocess.Popen, log_path: Path, stop: asyncio.
 
 async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log_path: Path) -> None:
     from claimflow.archive import ensure_archive_schedule
+    from web.serve import first_admin_password, serve_web
     from worker import run_worker
 
     stop = _stop_on_signals()
@@ -600,7 +619,7 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
     rows = [
         ("Temporal gRPC", f"{settings.temporal_address} (namespace {settings.temporal_namespace})"),
         ("Temporal Web UI", f"http://{ui_host}:{ui_port}"),
-        # Agent web UI: its address goes here once it exists.
+        ("agent web UI", settings.public_url),
         ("data directory", f"{settings.data_dir}"),
         ("  Temporal database", f"{settings.temporal_db.name}, server log {log_path.name}"),
         ("  outbox", settings.outbox.name),
@@ -611,15 +630,18 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
     ]
     width = max(len(label) for label, _ in rows)
     out.print("\n".join(f"{label.ljust(width)}  {value}" for label, value in rows), highlight=False, markup=False)
+    if password := first_admin_password(settings):
+        out.print(
+            f"first start: web UI user 'admin' created with password {password} — shown once; "
+            "sign in and add your users (claims user add NAME --role agent)",
+            highlight=False,
+            markup=False,
+        )
     out.print(f"worker running on task queue '{TASK_QUEUE}'. Ctrl-C stops everything.", highlight=False)
 
     # The services of the stack, stopped together by Ctrl-C, or when any of them ends or fails.
     # The dev server runs beside them as a child process (see up).
-    services = [run_worker(stop), _watch_server(server, log_path, stop)]
-    # --- hook: the agent web UI ------------------------------------------------------
-    # Not built yet. When it is: append its coroutine here, e.g.
-    #     services.append(serve_agent_ui(settings, stop))
-    # (it must return once `stop` is set), and add its address to `rows` above.
+    services = [run_worker(stop), _watch_server(server, log_path, stop), serve_web(settings, stop, client)]
     results = await asyncio.gather(*(_stops_all(service, stop) for service in services), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):

@@ -14,6 +14,11 @@
 | CLAIMFLOW_RETENTION_DAYS | 730 | how long the namespace keeps a closed claim's history (set by `claims up`/`setup`) |
 | CLAIMFLOW_ARCHIVE_EVERY_MINUTES | 10 | how often closed claims are archived into `claim_archive` (a Temporal Schedule) |
 | CLAIMFLOW_ACT_TIMEOUT | 30 | seconds `claims act` waits for the claim's answer (its `--wait`) |
+| CLAIMFLOW_WEB_HOST | 127.0.0.1 | address the web UI listens on |
+| CLAIMFLOW_WEB_PORT | 8000 | port of the web UI |
+| CLAIMFLOW_SECRET_KEY | unset | signs sessions, CSRF tokens and customer links; unset: a random key kept in `{data_dir}/secret_key` |
+| CLAIMFLOW_PUBLIC_URL | http://{web_host}:{web_port} | the web UI's address as customers reach it (in quote links) |
+| TEMPORAL_UI_URL | http://localhost:8233 | Temporal's Web UI, for the "open in Temporal" links |
 
 The retention default, 730 days, is the longest claim (a year of warranty and repairs) plus
 a year for audits; each closed claim is also archived (history, sha256, final view) in the
@@ -51,11 +56,22 @@ class Settings:
     retention_days: int = 730  # CLAIMFLOW_RETENTION_DAYS: the longest claim plus an audit year
     archive_every_minutes: int = 10  # CLAIMFLOW_ARCHIVE_EVERY_MINUTES
     act_timeout: int = 30  # CLAIMFLOW_ACT_TIMEOUT: seconds `claims act` waits for an answer
+    web_host: str = "127.0.0.1"  # CLAIMFLOW_WEB_HOST
+    web_port: int = 8000  # CLAIMFLOW_WEB_PORT
+    secret_key: str | None = field(default=None, repr=False)  # CLAIMFLOW_SECRET_KEY (None: see web_secret)
+    public_url: str = ""  # CLAIMFLOW_PUBLIC_URL; empty: http://web_host:web_port
+    temporal_ui_url: str = "http://localhost:8233"  # TEMPORAL_UI_URL
     problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
 
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir}/claims.db")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.web_host}:{self.web_port}")
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"
 
     @property
     def outbox(self) -> Path:
@@ -133,5 +149,10 @@ def load_settings() -> Settings:
         retention_days=_positive_int("CLAIMFLOW_RETENTION_DAYS", 730, problems, at_most=36500),
         archive_every_minutes=_positive_int("CLAIMFLOW_ARCHIVE_EVERY_MINUTES", 10, problems, at_most=7 * 24 * 60),
         act_timeout=_positive_int("CLAIMFLOW_ACT_TIMEOUT", 30, problems, at_most=3600),
+        web_host=_env("CLAIMFLOW_WEB_HOST") or "127.0.0.1",
+        web_port=_positive_int("CLAIMFLOW_WEB_PORT", 8000, problems, at_most=65535),
+        secret_key=_env("CLAIMFLOW_SECRET_KEY"),
+        public_url=(_env("CLAIMFLOW_PUBLIC_URL") or "").rstrip("/"),
+        temporal_ui_url=(_env("TEMPORAL_UI_URL") or "http://localhost:8233").rstrip("/"),
         problems=tuple(problems),
     )

@@ -116,3 +116,12 @@ class ClaimState(StrEnum):
 TERMINAL_STATES = frozenset(
     {ClaimState.REJECTED, ClaimState.EXPIRED, ClaimState.COMPLETED, ClaimState.CANCELLED}
 )
+
+
+class UserRole(StrEnum):
+    """Who signs in to the web UI (models/permissions.py says what each may do)."""
+
+    AGENT = "agent"  # opens and drives claims
+    SUPERVISOR = "supervisor"  # and works escalations: reopen, extend, settle, assign, determine
+    AUDITOR = "auditor"  # reads everything, changes nothing
+    ADMIN = "admin"  # everything, and manages users

@@ -111,6 +111,35 @@ class ClaimArchiveRow(SQLModel, table=True):
     archived_at: datetime
 
 
+class UserRow(SQLModel, table=True):
+    """A person who signs in to the web UI: a role, an argon2 hash, a language."""
+
+    __tablename__ = "users"
+
+    name: str = Field(primary_key=True)
+    role: str  # agent, supervisor, auditor, admin (web/roles.py)
+    password_hash: str
+    locale: str = "en"  # en or zh_Hans_CN
+    timezone: str = "UTC"  # times are shown in it
+    email: str | None = None
+    disabled: bool = False
+    created_at: datetime
+
+
+class RefusedAttemptRow(SQLModel, table=True):
+    """An action the claim refused (Temporal keeps no trace of a rejected update): who
+    tried what, when, and the claim's reason."""
+
+    __tablename__ = "refused_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_number: str = Field(index=True)
+    action: str
+    by: str
+    at: datetime
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class ArchiveProgressRow(SQLModel, table=True):
     """How far archiving passes have looked: closed claims before `listed_until` are all archived."""
 

@@ -238,6 +238,16 @@ async def claims(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Clai
 
 
 @pytest.fixture
+async def web(claims: Claims, tmp_path: Path):
+    """The web UI over the claims' read model, with a user of every role (tests/web_support.py)."""
+    from tests.web_support import build_web
+
+    harness = build_web(tmp_path, claims.client, claims.task_queue)
+    yield harness
+    await harness.close()
+
+
+@pytest.fixture
 async def live_claims(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Claims]:
     """Claims on the real dev server (real time: no timers are waited for)."""
     async with claims_on(dev_env, tmp_path) as claims:

@@ -1,0 +1,14 @@
+"""The pages, one module each; ROUTERS is what the app includes."""
+
+from web.routes import auth, claim_page, claims_list, customer, dashboard, escalations, new_claim, users
+
+ROUTERS = [
+    auth.router,
+    claims_list.router,
+    new_claim.router,
+    claim_page.router,
+    escalations.router,
+    dashboard.router,
+    customer.router,
+    users.router,
+]
