@@ -142,6 +142,12 @@ class SettleUnpaid(AgentAction):
     reason: Text
 
 
+class AssignClaim(AgentAction):
+    """A supervisor gives the claim to a person (lists filter on it)."""
+
+    assignee: Name
+
+
 class ExtendDeadline(AgentAction):
     """A supervisor moves an open deadline's due moment later by whole natural days."""
 
@@ -173,6 +179,7 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "record_determination": RecordDetermination,
     "reopen_claim": ReopenClaim,
     "extend_deadline": ExtendDeadline,
+    "assign_claim": AssignClaim,
     "settle_unpaid": SettleUnpaid,
 }
 

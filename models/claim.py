@@ -240,6 +240,7 @@ class ClaimView(Model):
     payments: list[Payment]
     fees_owed: list[FeeLine] = []  # owed for a visit whatever the answer to a quote
     currency: str = ""  # the policy's, for amounts outside a quote
+    assignee: str | None = None  # who a supervisor assigned the claim to (None: whoever acted last)
     post_repair_warranty_until: date | None
     repair_cycles: int
     clauses: dict[str, str]  # text of every clause cited by a decision or deadline
@@ -329,7 +330,7 @@ def snapshot_of(
         next_deadline_kind=upcoming.kind if upcoming else None,
         overdue=view.overdue,
         escalation_level=view.escalation_level,
-        assignee=actions[-1].by if actions else None,
+        assignee=view.assignee or (actions[-1].by if actions else None),
         last_action=actions[-1].summary if actions else None,
         version=start + len(events),
         events_from=start,

@@ -295,6 +295,7 @@ def field_values(policy: Policy | None = None, quote_total: Decimal | None = Non
         "outcome": st.sampled_from(["return_unpaid", "dispose"]),
         "days": st.integers(1, 90),
         "within_policy": st.booleans(),
+        "assignee": names,
         "owed": st.lists(st.fixed_dictionaries({"item": fee_items, "amount": line_amounts}), max_size=2),
         **findings_fields(policy),
     }

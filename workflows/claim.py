@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         AcknowledgeEscalation,
         AgentAction,
         ApproveQuote,
+        AssignClaim,
         CancelClaim,
         ChooseChannel,
         CompleteRepair,
@@ -138,6 +139,7 @@ class ClaimWorkflow:
         self._fees_due: list[str] = []  # fee items a quote must carry (an on-site visit not covered)
         self._owed: list[FeeLine] = []  # fees owed for a visit whatever the answer to a quote
         self._visit: RecordOnsiteReport | None = None  # a report awaiting headquarters' determination
+        self._assignee: str | None = None  # given by a supervisor (assign_claim)
         self._post_repair_until: date | None = None
         self._repair_cycles = 0
         self._quotes_sent = self._qc_failures = self._fault_reports = self._reopens = 0  # bounded loops
@@ -232,6 +234,7 @@ class ClaimWorkflow:
             payments=self._payments,
             fees_owed=self._owed,
             currency=self._policy.currency,
+            assignee=self._assignee,
             post_repair_warranty_until=self._post_repair_until,
             repair_cycles=self._repair_cycles,
             clauses={cid: self._clause_text(cid) for cid in sorted(cited)},
@@ -668,6 +671,21 @@ class ClaimWorkflow:
     def _check_reopen_claim(self, a: ReopenClaim) -> None:
         self._check("reopen_claim")
         _within(self._reopens, REOPENS_MAX, "reopenings; open a new claim")
+
+    @workflow.update
+    def assign_claim(self, a: AssignClaim) -> ActionResult:
+        self._catch_up()
+        self._assignee = a.assignee
+        self._act(a, f"claim assigned to {a.assignee}")
+        return self._result(f"claim assigned to {a.assignee}")
+
+    @assign_claim.validator
+    def _check_assign_claim(self, a: AssignClaim) -> None:
+        """Assigning is bookkeeping, not a step of the claim: allowed while it is open (and
+        not listed among the allowed actions)."""
+        state, _ = state_at(self._table, self._state, self._deadlines, workflow.now())
+        if state in (S.COMPLETED, S.CANCELLED, S.REJECTED):
+            raise ApplicationError(f"assign_claim refused: the claim is {state.value}", type="ActionRefused")
 
     @workflow.update
     def extend_deadline(self, a: ExtendDeadline) -> ActionResult:
