@@ -5,6 +5,7 @@ claim search attributes are registered. Also `claims setup` against a server wit
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -76,10 +77,11 @@ async def until_timer_started(client: Client, workflow_id: str) -> None:
 
 class DevStack:
     def __init__(self, data_dir: Path):
-        self.port, self.ui_port = free_port(), free_port()
+        self.port, self.ui_port, self.web_port = free_port(), free_port(), free_port()
         self.env = os.environ | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
             "CLAIMFLOW_DATA_DIR": str(data_dir),
+            "CLAIMFLOW_WEB_PORT": str(self.web_port),
         }
         self.process: subprocess.Popen | None = None
 
@@ -115,7 +117,7 @@ class DevStack:
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
     stack = DevStack(tmp_path)
-    for key in ("TEMPORAL_ADDRESS", "CLAIMFLOW_DATA_DIR"):
+    for key in ("TEMPORAL_ADDRESS", "CLAIMFLOW_DATA_DIR", "CLAIMFLOW_WEB_PORT"):
         monkeypatch.setenv(key, stack.env[key])
     yield stack
     if stack.process is not None and stack.process.poll() is None:  # a test failed half-way
@@ -329,3 +331,31 @@ def test_setup_permission_denied_hints_at_temporal_cloud(monkeypatch):
         "tcld namespace search-attributes add --namespace claims.a1b2c --search-attribute \"ClaimState=Keyword\" "
         "--search-attribute \"ClaimPolicy=Keyword\" --search-attribute \"ClaimOverdue=Bool\"" in result.output
     )
+
+
+async def test_claims_up_serves_the_web_ui_and_creates_the_first_admin_once(stack):
+    import re
+    import urllib.request
+
+    from claimflow.db import engine_for
+    from claimflow.users import authenticate
+
+    banner = stack.start()
+    assert f"agent web UI         http://127.0.0.1:{stack.web_port}" in banner
+    created = re.search(r"web UI user 'admin' created with password (\S+)", banner)
+    assert created, banner
+    for _ in range(100):  # the web server starts beside the worker
+        with contextlib.suppress(OSError):
+            response = urllib.request.urlopen(f"http://127.0.0.1:{stack.web_port}/signin", timeout=10)
+            break
+        await asyncio.sleep(0.1)
+    with response:
+        page = response.read().decode()
+        assert response.status == 200 and 'name="password"' in page
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert authenticate(engine_for(load_settings().database_url), "admin", created.group(1)) is not None
+    code, _ = stack.interrupt()
+    assert code == 0
+    again = stack.start()
+    assert "created with password" not in again  # printed once, on the first start only
+    stack.interrupt()
