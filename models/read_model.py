@@ -10,35 +10,60 @@ the first engine, which does not know it, the run id reindex saw, else the claim
 A claim number reused after its old workflow was deleted gets rows of its own.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 CLAIM_KEY_FK = "claims.claim_key"
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)  # `deadline_sort` of a claim with no deadline: it sorts last
+
+# Claim lists are sorted by (deadline_sort, claim_key) and filtered on a column or two:
+# each filter has an index that starts with its column and then gives that order, so a
+# page is read in index order (no sort), and a "next page" seeks past the last row's key.
+# Each then holds `state` and the two flags, so that the counts per state under a filter
+# (and a flag), and a page under a filter and a flag, read the index alone; the index
+# without a filter holds `opened_at` too, for "opened between".
+LIST_ORDER = ("deadline_sort", "claim_key")
+LIST_FILTERS = ("state", "policy", "channel", "overdue", "escalated", "assignee")
+LIST_INDEXES = {
+    "ix_claims_list": (*LIST_ORDER, "state", "overdue", "escalated", "opened_at"),
+    **{
+        f"ix_claims_list_{column}": (column, *LIST_ORDER, *(c for c in ("state", "overdue", "escalated") if c != column))
+        for column in LIST_FILTERS
+    },
+}
 
 
 class ClaimRow(SQLModel, table=True):
     """One row per claim: what lists show and filter on."""
 
     __tablename__ = "claims"
+    __table_args__ = tuple(Index(name, *columns) for name, columns in LIST_INDEXES.items())
 
     claim_key: str = Field(primary_key=True)  # first run id of the claim's workflow (see the module doc)
     claim_number: str = Field(index=True)
-    policy: str = Field(index=True)
+    policy: str  # (indexes: LIST_INDEXES)
     kind: str
-    state: str = Field(index=True)
+    state: str
     channel: str
     remedy: str | None = None
     product_model: str | None = None
-    serial_number: str | None = None
+    serial_number: str | None = Field(default=None, index=True)
+    rma_number: str | None = Field(default=None, index=True)
     opened_at: datetime
     updated_at: datetime = Field(index=True)
-    next_deadline_at: datetime | None = Field(default=None, index=True)
+    next_deadline_at: datetime | None = Field(default=None, index=True)  # the next deadline not yet passed
     next_deadline_kind: str | None = None
-    overdue: bool = Field(default=False, index=True)
+    # The deadline the claim is chased on: the earliest open one whose clock runs, a passed
+    # one included while the claim is open (then it is overdue). Lists sort and show it.
+    due_at: datetime | None = None
+    due_kind: str | None = None
+    deadline_sort: datetime = NO_DEADLINE  # due_at, or NO_DEADLINE: the list's sort key, never null
+    overdue: bool = False
     escalation_level: str | None = Field(default=None, index=True)
-    assignee: str | None = Field(default=None, index=True)  # the agent who acted last
+    escalated: bool = False  # escalation_level is not None (a column of its own: indexable with the sort)
+    assignee: str | None = None  # who the claim is assigned to, else the agent who acted last
     last_action: str | None = None
     version: int = 0  # position marker: how much of the claim's timeline is projected
 
@@ -117,7 +142,7 @@ class UserRow(SQLModel, table=True):
     __tablename__ = "users"
 
     name: str = Field(primary_key=True)
-    role: str  # agent, supervisor, auditor, admin (web/roles.py)
+    role: str  # agent, supervisor, auditor, admin (models.enums.UserRole; models/permissions.py)
     password_hash: str
     locale: str = "en"  # en or zh_Hans_CN
     timezone: str = "UTC"  # times are shown in it

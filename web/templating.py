@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from models import permissions
 from web.i18n import Formatter, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,6 +38,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         ngettext=catalogue.ngettext,
         fmt=Formatter(locale, tz),
         settings=request.app.state.settings,
+        permissions=permissions,
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
