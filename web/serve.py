@@ -1,6 +1,7 @@
 """Serving the web UI with uvicorn, inside `claims up` or alone (`claims web`)."""
 
 import asyncio
+import contextlib
 
 import uvicorn
 from temporalio.client import Client
@@ -33,7 +34,7 @@ async def serve_web(settings: Settings, stop: asyncio.Event, client: Client | No
         proxy_headers=False,
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # `claims up` handles Ctrl-C for the whole stack
+    server.capture_signals = contextlib.nullcontext  # `claims up` handles Ctrl-C for the whole stack
     task = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
