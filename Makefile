@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test histories bench clean
+.PHONY: install run test histories bench clean messages vendor
 
 install: $(STAMP)
 
@@ -31,6 +31,21 @@ histories: install
 # the same run. Results and the machine they ran on: bench/README.md.
 bench: install
 	$(BIN)/python -m bench.events_per_claim
+	$(BIN)/python -m bench.list_latency
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# The web UI's strings: extract them from web/ into web/locale/messages.pot and bring the
+# Chinese catalogue up to date (then translate the new entries in its .po file).
+messages: install
+	$(BIN)/pybabel extract -F web/babel.cfg -k N_ --no-location --sort-output -o web/locale/messages.pot .
+	test -f web/locale/zh_Hans_CN/LC_MESSAGES/messages.po \
+		|| $(BIN)/pybabel init -i web/locale/messages.pot -d web/locale -l zh_Hans_CN
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -l zh_Hans_CN --no-fuzzy-matching
+
+# Front-end files from the npm registry, pinned in web/static/vendor/package.json.
+vendor:
+	cd /tmp && rm -rf claimflow-vendor && mkdir claimflow-vendor && cd claimflow-vendor \
+		&& npm pack --silent htmx.org@$$(python3 -c 'import json;print(json.load(open("$(CURDIR)/web/static/vendor/package.json"))["dependencies"]["htmx.org"])') \
+		&& tar xzf htmx.org-*.tgz && cp package/dist/htmx.min.js package/LICENSE $(CURDIR)/web/static/vendor/htmx/

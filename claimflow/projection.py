@@ -20,12 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from models.claim import ClaimSnapshot, Notification
-from models.read_model import ClaimEventRow, ClaimRow, EscalationRow, NotificationRow
+from models.read_model import NO_DEADLINE, ClaimEventRow, ClaimRow, EscalationRow, NotificationRow
 
 ROW_FIELDS = [
-    "claim_number", "policy", "kind", "state", "channel", "remedy", "product_model", "serial_number", "opened_at",
-    "updated_at", "next_deadline_at", "next_deadline_kind", "overdue", "escalation_level", "assignee", "last_action",
-    "version",
+    "claim_number", "policy", "kind", "state", "channel", "remedy", "product_model", "serial_number", "rma_number",
+    "opened_at", "updated_at", "next_deadline_at", "next_deadline_kind", "due_kind", "overdue", "escalation_level",
+    "assignee", "last_action", "version",
 ]  # fmt: skip
 
 CLAIMS: Table = ClaimRow.__table__
@@ -74,12 +74,23 @@ def claim_key(session: Session, snapshot: ClaimSnapshot) -> str:
     return key
 
 
+def row_values(snapshot: ClaimSnapshot) -> dict:
+    """The claim row's columns (all but its key) for `snapshot`, the list's sort key included."""
+    values = snapshot.model_dump(include=set(ROW_FIELDS), mode="json")
+    due = snapshot.due_at or snapshot.next_deadline_at  # (a snapshot made before due_at existed)
+    if snapshot.due_at is None and due is not None:
+        values["due_kind"] = values["next_deadline_kind"]
+    return values | {
+        "opened_at": snapshot.opened_at, "updated_at": snapshot.updated_at,
+        "next_deadline_at": snapshot.next_deadline_at, "due_at": due, "deadline_sort": due or NO_DEADLINE,
+        "escalated": snapshot.escalation_level is not None,
+    }  # fmt: skip
+
+
 def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
     """Project `snapshot`; False when the row already holds this version or a newer one."""
     key = claim_key(session, snapshot)
-    values = snapshot.model_dump(include=set(ROW_FIELDS), mode="json")
-    values |= {"opened_at": snapshot.opened_at, "updated_at": snapshot.updated_at,
-               "next_deadline_at": snapshot.next_deadline_at}  # fmt: skip
+    values = row_values(snapshot)
     newer = update(CLAIMS).where(and_(CLAIMS.c.claim_key == key, CLAIMS.c.version < snapshot.version)).values(**values)
     if session.execute(newer).rowcount != 1:
         insert = insert_ignoring_existing(session, CLAIMS).values(claim_key=key, **values)
@@ -135,6 +146,7 @@ def mark_closed_outside(session: Session, keys: list[str], summary: str) -> int:
     ended = (
         update(CLAIMS)
         .where(CLAIMS.c.claim_key.in_(keys), CLAIMS.c.state.notin_(["completed", "cancelled", "rejected"]))
-        .values(state="cancelled", overdue=False, next_deadline_at=None, next_deadline_kind=None, last_action=summary)
+        .values(state="cancelled", overdue=False, next_deadline_at=None, next_deadline_kind=None, due_at=None,
+                due_kind=None, deadline_sort=NO_DEADLINE, last_action=summary)  # fmt: skip
     )
     return session.execute(ended).rowcount

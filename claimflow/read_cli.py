@@ -119,7 +119,7 @@ def list_command(
                   caption=truncated if total > len(rows) else f"{len(rows)} claim{'' if len(rows) == 1 else 's'}")  # fmt: skip
     table.columns[0].no_wrap = True
     for row in rows:
-        cells = (row.claim_number, row.policy, row.state, row.next_deadline_kind or "-", _left(row.next_deadline_at, now),
+        cells = (row.claim_number, row.policy, row.state, row.due_kind or "-", _left(row.due_at, now),
                  "yes" if row.overdue else "", row.escalation_level or "", row.assignee or "")  # fmt: skip
         table.add_row(*(escape(safe(cell)) for cell in cells))
     out.print(table)

@@ -302,6 +302,21 @@ class ClaimSnapshot(Model):
     events_from: int
     events: list[TimelineEntry]
     escalations: list[Escalation]
+    # (defaults: snapshots scheduled before these existed still project)
+    rma_number: str | None = None
+    due_at: datetime | None = None  # the deadline the claim is chased on (see chased_deadline)
+    due_kind: DeadlineKind | None = None
+
+
+def chased_deadline(state: ClaimState, deadlines: list[DeadlineStatus]) -> DeadlineStatus | None:
+    """The deadline a claim is chased on, which claim lists sort by and show: the earliest
+    open one whose clock runs, a passed one included while the claim is open (it is then
+    overdue: `is_overdue`); of a closed claim, only one not yet passed."""
+    running = [
+        d for d in deadlines
+        if not d.cleared and not d.paused and (not d.due_passed or state not in TERMINAL_STATES)
+    ]  # fmt: skip
+    return min(running, key=lambda d: d.due_at) if running else None
 
 
 def snapshot_of(
@@ -313,6 +328,7 @@ def snapshot_of(
     start = max(events_from, view.timeline_from)
     events = view.timeline[start - view.timeline_from :][:max_events]
     upcoming = next_deadline(view.deadlines)
+    chased = chased_deadline(view.state, view.deadlines)
     actions = [e for e in view.timeline if e.kind == "action"]
     return ClaimSnapshot(
         claim_number=view.claim_number,
@@ -336,6 +352,9 @@ def snapshot_of(
         events_from=start,
         events=events,
         escalations=view.escalations,
+        rma_number=view.rma_number,
+        due_at=chased.due_at if chased else None,
+        due_kind=chased.kind if chased else None,
     )
 
 

@@ -26,12 +26,10 @@ NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)  # `deadline_sort` of a claim w
 # without a filter holds `opened_at` too, for "opened between".
 LIST_ORDER = ("deadline_sort", "claim_key")
 LIST_FILTERS = ("state", "policy", "channel", "overdue", "escalated", "assignee")
+LIST_HELD = ("state", "overdue", "escalated")
 LIST_INDEXES = {
-    "ix_claims_list": (*LIST_ORDER, "state", "overdue", "escalated", "opened_at"),
-    **{
-        f"ix_claims_list_{column}": (column, *LIST_ORDER, *(c for c in ("state", "overdue", "escalated") if c != column))
-        for column in LIST_FILTERS
-    },
+    "ix_claims_list": (*LIST_ORDER, *LIST_HELD, "opened_at"),
+    **{f"ix_claims_list_{c}": (c, *LIST_ORDER, *(held for held in LIST_HELD if held != c)) for c in LIST_FILTERS},
 }
 
 
