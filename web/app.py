@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from claimflow.db import engine_for, migrate
+from claimflow.db import engine_for, migrate, reading_engine
 from claimflow.settings import TASK_QUEUE, Settings
 from web.deps import SignInRequired
 from web.routes import ROUTERS
@@ -34,11 +34,16 @@ def create_app(settings: Settings, client: Client | None = None, task_queue: str
     async def lifespan(app: FastAPI):
         yield
         app.state.engine.dispose()
+        app.state.reader.dispose()
 
     app = FastAPI(title="claimflow", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine_for(settings.database_url)
     migrate(app.state.engine)
+    # Pages read through a read-only engine: on SQLite its reads take no write lock, so they
+    # neither wait for nor hold up the worker's projection (the writing engine begins every
+    # transaction IMMEDIATE).
+    app.state.reader = reading_engine(settings.database_url)
     app.state.client = client
     app.state.task_queue = task_queue
     app.state.sessions = Sessions(secret_key(settings), secure=settings.public_url.startswith("https://"))

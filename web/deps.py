@@ -26,6 +26,11 @@ def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def reader(request: Request) -> Engine:
+    """The read-only engine pages read lists, counts and users through."""
+    return request.app.state.reader
+
+
 async def temporal(request: Request) -> Client:
     """The app's Temporal client, connected on first use (and again after a failure)."""
     state = request.app.state
@@ -39,7 +44,7 @@ async def temporal(request: Request) -> Client:
 
 def signed_in(request: Request) -> UserRow:
     session = request.state.session
-    user = get_user(request.app.state.engine, session.user) if session.user else None
+    user = get_user(request.app.state.reader, session.user) if session.user else None
     if user is None or user.disabled:
         raise SignInRequired()
     request.state.user = user

@@ -336,7 +336,7 @@ async def _load(request: Request, number: str, live: bool = False) -> Loaded:
             raise HTTPException(503, N_("Temporal did not answer; try again in a moment")) from None
     except (TimeoutError, WorkflowQueryFailedError):
         raise HTTPException(503, N_("the claim did not answer in time; is a worker running?")) from None
-    rows = await asyncio.to_thread(archived_claims, request.app.state.engine, number)
+    rows = await asyncio.to_thread(archived_claims, request.app.state.reader, number)
     archived = archived_view(rows[0]) if rows else None
     if archived is None:
         raise HTTPException(404, N_("there is no claim with this number"))
@@ -395,7 +395,7 @@ def _forms(request: Request, user, loaded: Loaded, posted: ActionForm | None) ->
     if not names:
         return []
     policy = _policy(request, claim.policy)
-    users = [u.name for u in list_users(request.app.state.engine) if not u.disabled] if ASSIGN in names else []
+    users = [u.name for u in list_users(request.app.state.reader) if not u.disabled] if ASSIGN in names else []
     forms = []
     for name in names:
         if posted is not None and posted.action == name:
@@ -411,7 +411,7 @@ async def _context(request: Request, user, number: str, posted: ActionForm | Non
     loaded = await _load(request, number, live)
     claim, settings = loaded.view, request.app.state.settings
     now = claim.as_of if loaded.archived is not None else datetime.now(UTC)
-    refused = await asyncio.to_thread(refused_attempts, request.app.state.engine, claim.claim_number)
+    refused = await asyncio.to_thread(refused_attempts, request.app.state.reader, claim.claim_number)
     forms = await asyncio.to_thread(_forms, request, user, loaded, posted)
     token = quote_token(secret_key(settings), claim) if claim.state is ClaimState.AWAITING_APPROVAL else None
     role = UserRole(user.role)  # the customer's link goes to those who may answer for the customer
@@ -490,6 +490,6 @@ async def claim_action(request: Request, number: str, action: str, user: User) -
         posted.general = [err.message]  # a closed claim takes no update (an unknown one is a 404 page)
         context = await _context(request, user, number, posted)
         await asyncio.to_thread(record_refused, request.app.state.engine, number, action, user.name, err.message)
-        context["refused"] = await asyncio.to_thread(refused_attempts, request.app.state.engine, number)
+        context["refused"] = await asyncio.to_thread(refused_attempts, request.app.state.reader, number)
         return render(request, "claim.html", status_code=409, **context)
     return RedirectResponse(f"/claims/{quote(number)}?done={action}", status_code=303)

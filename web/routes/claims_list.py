@@ -141,7 +141,7 @@ def time_left(due: datetime | None, now: datetime) -> tuple[str, dict[str, int]]
 def claims_list(request: Request, user: UserRow = Depends(role(*CAN_READ))) -> Response:
     policies = policy_names(request.app.state.settings.policy_dir)
     filters = read_filters(request.query_params, ZoneInfo(user.timezone), policies)
-    page, counts = list_view(request.app.state.engine, filters.where, filters.after)
+    page, counts = list_view(request.app.state.reader, filters.where, filters.after)
     now = datetime.now(UTC)
     rows = [(row, time_left(row.due_at, now), row.overdue or (row.due_at is not None and row.due_at < now))
             for row in page.rows]  # fmt: skip

@@ -35,7 +35,7 @@ def _median_bars(medians: list[Median], locale: str) -> list[charts.Bar]:
 @router.get("/dashboard")
 def show(request: Request, user: User) -> Response:
     locale = request.state.locale or "en"
-    figures = dashboard(request.app.state.engine, datetime.now(UTC), ZoneInfo(user.timezone))
+    figures = dashboard(request.app.state.reader, datetime.now(UTC), ZoneInfo(user.timezone))
     return render(
         request,
         "dashboard.html",

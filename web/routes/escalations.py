@@ -60,7 +60,7 @@ class Outcome:
 
 
 def _people(request: Request) -> list[str]:
-    return [u.name for u in list_users(request.app.state.engine) if not u.disabled and u.role in ASSIGNABLE]
+    return [u.name for u in list_users(request.app.state.reader) if not u.disabled and u.role in ASSIGNABLE]
 
 
 def _context(request: Request, people: list[str]) -> dict:
@@ -76,7 +76,7 @@ def _context(request: Request, people: list[str]) -> dict:
 
 @router.get("/escalations")
 def inbox(request: Request, user: Supervisor) -> Response:
-    rows, total = escalated_claims(request.app.state.engine)
+    rows, total = escalated_claims(request.app.state.reader)
     context = _context(request, _people(request))
     return render(request, "escalations.html", rows=rows, total=total, outcomes={}, flash=None, **context)
 
@@ -138,7 +138,7 @@ async def _row_now(request: Request, client: Client, number: str) -> Escalated |
     try:
         return escalated_from_view(await claims.view(client, number))
     except RPCError:
-        rows, _ = await asyncio.to_thread(escalated_claims, request.app.state.engine)
+        rows, _ = await asyncio.to_thread(escalated_claims, request.app.state.reader)
         return next((r for r in rows if r.claim_number == number), None)
 
 
@@ -172,7 +172,7 @@ async def act_on(
         if row is None:  # neither Temporal nor the read model knows it
             raise HTTPException(404, N_("no such claim"))
         return render(request, "escalations_row.html", row=row, outcome=outcome, **context)
-    rows, total = await asyncio.to_thread(escalated_claims, request.app.state.engine)
+    rows, total = await asyncio.to_thread(escalated_claims, request.app.state.reader)
     status = 422 if outcome.errors else 409
     return render(request, "escalations.html", status_code=status, rows=rows, total=total,
                   outcomes={number: outcome}, flash=(number, outcome), **context)  # fmt: skip

@@ -91,7 +91,7 @@ def _users_page(request: Request, admin: UserRow, status_code: int = 200, **cont
     form = context.pop("form", None) or {"name": "", "role": UserRole.AGENT.value, "locale": "en",
                                           "timezone": admin.timezone, "email": "", "password": ""}  # fmt: skip
     response = render(
-        request, "users.html", status_code=status_code, users=list_users(request.app.state.engine), form=form,
+        request, "users.html", status_code=status_code, users=list_users(request.app.state.reader), form=form,
         errors=context.pop("errors", {}), roles=ROLES, languages=LANGUAGES, zones=COMMON_ZONES, **context,
     )  # fmt: skip
     response.headers.update(NO_STORE)
