@@ -37,7 +37,7 @@ from claimflow.claim_lists import (
 )
 from claimflow.db import engine_for, migrate
 from models.enums import TERMINAL_STATES, ClaimState
-from models.read_model import NO_DEADLINE, ClaimRow
+from models.read_model import NO_DEADLINE, ClaimRow, EscalationRow
 
 DEEP = 1000  # rows before the deep page
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -84,7 +84,15 @@ def claim_rows(n: int, seed: int = 15) -> Iterator[dict]:
             "deadline_sort": due or NO_DEADLINE, "overdue": overdue, "escalation_level": escalation,
             "escalated": escalation is not None, "assignee": rng.choice(AGENTS) if rng.random() > 0.05 else None,
             "last_action": "parcel received", "version": rng.randint(3, 40),
+            "resolved_at": opened + timedelta(days=1) if state in ("completed", "post_repair_warranty") else None,
         }  # fmt: skip
+
+
+def escalation_row(claim: dict) -> dict:
+    """The ladder step that escalated an escalated claim (for the inbox and the dashboard)."""
+    return {"claim_key": claim["claim_key"], "claim_number": claim["claim_number"], "deadline": claim["due_kind"],
+            "cycle": 1, "step": 1, "extension": 0, "level": claim["escalation_level"],
+            "notify": claim["escalation_level"], "at": claim["due_at"]}  # fmt: skip
 
 
 def fill(engine: Engine, n: int, chunk: int = 5000) -> float:
@@ -94,6 +102,9 @@ def fill(engine: Engine, n: int, chunk: int = 5000) -> float:
     with engine.begin() as connection:
         while batch := [row for _, row in zip(range(chunk), rows)]:
             connection.execute(insert(ClaimRow), batch)
+            rungs = [escalation_row(row) for row in batch if row["escalated"]]
+            if rungs:
+                connection.execute(insert(EscalationRow), rungs)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE claims")
@@ -192,7 +203,7 @@ class WebPage:
         settings = Settings(temporal_address="localhost:7233", temporal_namespace="default", data_dir=data_dir,
                             policy_dir=REPO_ROOT / "policies", database_url=url, secret_key="bench")  # fmt: skip
         self.app = create_app(settings)
-        add_user(self.app.state.engine, "bench", UserRole.AGENT, "bench password 1", timezone="Asia/Shanghai")
+        add_user(self.app.state.engine, "bench", UserRole.SUPERVISOR, "bench password 1", timezone="Asia/Shanghai")
         self.client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app), base_url="http://bench")
         self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(self._sign_in())
@@ -204,10 +215,10 @@ class WebPage:
         token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
         await self.client.post("/signin", data={"name": "bench", "password": "bench password 1", "csrf_token": token})
 
-    def get(self, query: str) -> Callable[[], object]:
+    def get(self, query: str, path: str = "/claims?", marker: str = "claims-results") -> Callable[[], object]:
         def run():
-            response = self.loop.run_until_complete(self.client.get("/claims?" + query))
-            assert response.status_code == 200 and "claims-results" in response.text, response.status_code
+            response = self.loop.run_until_complete(self.client.get(path + query))
+            assert response.status_code == 200 and marker in response.text, response.status_code
             return response
 
         return run
@@ -260,6 +271,10 @@ def measure(label: str, url: str, n: int, repeat: int, data_dir: Path) -> None:
             ratio, deep_ratio = t["old"].p50 / t["page"].p50, t["old deep"].p50 / t["deep"].p50
             print(f"  {name:28} {t['page']} {t['old']} {ratio:5.1f}x   {t['deep']} {t['old deep']} {deep_ratio:5.1f}x"
                   f"   {t['counts']}   {t['web']}{flag}")  # fmt: skip
+        pages = timed({"dashboard": web.get("", "/dashboard", "<svg"),
+                       "escalations": web.get("", "/escalations", "<table")}, repeat)  # fmt: skip
+        print(f"  other pages (server time, p50 p95): GET /dashboard {pages['dashboard']}, "
+              f"GET /escalations {pages['escalations']}")  # fmt: skip
     finally:
         web.close()
         engine.dispose()

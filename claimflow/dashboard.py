@@ -308,15 +308,9 @@ def _weeks(connection, now: datetime, tz: tzinfo, weeks: int) -> list[Week]:
 
 
 def _resolved_at():
-    """When the claim was resolved: its last entry into the post-repair window (only a repair
-    can pass through one), else its last change."""
-    into_window = (
-        select(func.max(EV.c.at))
-        .where(EV.c.claim_key == C.c.claim_key, EV.c.kind == "state", EV.c.summary.like(INTO_POST_REPAIR))
-        .scalar_subquery()
-    )
-    completed_repair = and_(C.c.state == ClaimState.COMPLETED.value, C.c.remedy.in_(REPAIRS))
-    return case((completed_repair, func.coalesce(into_window, C.c.updated_at)), else_=C.c.updated_at)
+    """When the claim was resolved: the projection's `resolved_at` (models.claim.resolved_at),
+    else — a row not projected since it was written — its last change."""
+    return func.coalesce(C.c.resolved_at, C.c.updated_at)
 
 
 def _seconds(start, end, dialect: str):

@@ -83,7 +83,7 @@ def row_values(snapshot: ClaimSnapshot) -> dict:
     return values | {
         "opened_at": snapshot.opened_at, "updated_at": snapshot.updated_at,
         "next_deadline_at": snapshot.next_deadline_at, "due_at": due, "deadline_sort": due or NO_DEADLINE,
-        "escalated": snapshot.escalation_level is not None,
+        "escalated": snapshot.escalation_level is not None, "resolved_at": snapshot.resolved_at,
     }  # fmt: skip
 
 

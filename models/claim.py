@@ -306,6 +306,20 @@ class ClaimSnapshot(Model):
     rma_number: str | None = None
     due_at: datetime | None = None  # the deadline the claim is chased on (see chased_deadline)
     due_kind: DeadlineKind | None = None
+    resolved_at: datetime | None = None  # see resolved_at
+
+
+def resolved_at(view: "ClaimView") -> datetime | None:
+    """When the claim was resolved, for the dashboard's time to resolve: the product back
+    with the customer after a repair (the last entry into the post-repair window), else the
+    moment it completed (its last change). None while it is not resolved (cancelled and
+    expired claims are not)."""
+    if view.state not in (ClaimState.COMPLETED, ClaimState.POST_REPAIR_WARRANTY):
+        return None
+    into_window = [
+        e.at for e in view.timeline if e.kind == "state" and e.summary.endswith(f"→ {ClaimState.POST_REPAIR_WARRANTY.value}")
+    ]
+    return into_window[-1] if into_window else view.updated_at
 
 
 def chased_deadline(state: ClaimState, deadlines: list[DeadlineStatus]) -> DeadlineStatus | None:
@@ -355,6 +369,7 @@ def snapshot_of(
         rma_number=view.rma_number,
         due_at=chased.due_at if chased else None,
         due_kind=chased.kind if chased else None,
+        resolved_at=resolved_at(view),
     )
 
 

@@ -64,6 +64,7 @@ class ClaimRow(SQLModel, table=True):
     assignee: str | None = None  # who the claim is assigned to, else the agent who acted last
     last_action: str | None = None
     version: int = 0  # position marker: how much of the claim's timeline is projected
+    resolved_at: datetime | None = None  # when it was resolved (models.claim.resolved_at): time to resolve
 
 
 class ClaimEventRow(SQLModel, table=True):

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from claimflow.dashboard import Count, dashboard
 from claimflow.db import engine_for
@@ -22,11 +22,15 @@ DAY = timedelta(days=1)
 
 
 def claim(number: str, state: str, *, policy: str = "changkong", remedy: str | None = None, opened: datetime,
-          resolved: datetime | None = None, level: str | None = None) -> ClaimRow:  # fmt: skip
+          resolved: datetime | None = None, level: str | None = None, changed: datetime | None = None,
+          ) -> ClaimRow:  # fmt: skip
+    """A claim row as the projection writes it: `resolved` is its resolved_at (models.claim.resolved_at),
+    `changed` its last change (default: when it was resolved, else opened)."""
+    done = state in ("completed", "post_repair_warranty")
     return ClaimRow(
         claim_key=f"key-{number}", claim_number=number, policy=policy, kind="repair", state=state,
-        channel="return_repair", remedy=remedy, opened_at=opened, updated_at=resolved or opened,
-        escalation_level=level,
+        channel="return_repair", remedy=remedy, opened_at=opened, updated_at=changed or resolved or opened,
+        escalation_level=level, resolved_at=resolved if done else None,
     )  # fmt: skip
 
 
@@ -56,7 +60,8 @@ def read_model(now: datetime) -> list:
         # but the product was back with the customer on day 10 (its entry into the window)
         claim("R-1", "completed", remedy="free_repair", opened=start, resolved=start + 1 * DAY),
         claim("R-2", "completed", remedy="refund", opened=start, resolved=start + 3 * DAY),
-        claim("R-3", "completed", remedy="paid_repair", opened=start, resolved=start + 70 * DAY),
+        claim("R-3", "completed", remedy="paid_repair", opened=start, resolved=start + 10 * DAY,
+              changed=start + 70 * DAY),  # fmt: skip
         state_entry("R-3", 0, "opened → awaiting_parcel", start),
         state_entry("R-3", 1, "shipped_back → post_repair_warranty", start + 10 * DAY),
         state_entry("R-3", 2, "post_repair_warranty → completed", start + 70 * DAY),
@@ -236,3 +241,55 @@ async def test_titles_axis_labels_and_data_words_are_translated(web, monkeypatch
     by_state = section(page, "open-by-state")
     assert chart_titles(by_state)[0] == "«awaiting_parcel»: 3" and ">«open claims»</text>" in by_state
     assert table_rows(by_state)[0] == ["«awaiting_parcel»", "3"]
+
+
+# --- resolved_at: written by the projection, filled in by migration 0005 -----------------------
+
+
+def test_a_claim_is_resolved_when_it_completes_or_its_product_is_back_after_a_repair(changkong):
+    from models.claim import TimelineEntry, resolved_at
+    from tests.test_read_model import _view
+
+    open_claim = _view(changkong)
+    assert resolved_at(open_claim) is None
+    done = open_claim.model_copy(update={"state": "completed"})
+    assert resolved_at(done) == done.updated_at
+    back = done.timeline[-1].at + timedelta(days=2)
+    in_window = done.model_copy(
+        update={
+            "updated_at": back + timedelta(days=60),
+            "timeline": [*done.timeline, TimelineEntry(at=back, kind="state", summary="shipped_back → post_repair_warranty")],
+        }
+    )
+    assert resolved_at(in_window) == back  # not when the 60-day window ended
+    assert resolved_at(in_window.model_copy(update={"state": "cancelled"})) is None
+
+
+def test_migration_0005_fills_resolved_at_of_rows_already_there(tmp_path):
+    from sqlalchemy import bindparam, text
+    from sqlmodel.sql.sqltypes import UTCDateTime
+
+    from claimflow.db import engine_for, migrate
+
+    engine = engine_for(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0004")
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    insert = text(
+        "INSERT INTO claims (claim_key, claim_number, policy, kind, state, channel, opened_at, updated_at, overdue,"
+        " escalated, deadline_sort, version) VALUES (:key, :key, 'changkong', 'repair', :state, 'return_repair',"
+        " :at, :changed, false, false, :at, 1)"
+    ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("changed", type_=UTCDateTime()))
+    event = text(
+        "INSERT INTO claim_events (claim_key, seq, claim_number, at, kind, summary) VALUES (:key, 0, :key, :at, 'state',"
+        " 'shipped_back → post_repair_warranty')"
+    ).bindparams(bindparam("at", type_=UTCDateTime()))
+    with engine.begin() as connection:
+        connection.execute(insert, {"key": "A", "state": "completed", "at": at, "changed": at + 70 * DAY})
+        connection.execute(event, {"key": "A", "at": at + 10 * DAY})
+        connection.execute(insert, {"key": "B", "state": "completed", "at": at, "changed": at + 3 * DAY})
+        connection.execute(insert, {"key": "C", "state": "repairing", "at": at, "changed": at + DAY})
+    migrate(engine)
+    with Session(engine) as session:
+        rows = {r.claim_key: r.resolved_at for r in session.exec(select(ClaimRow))}
+    assert rows == {"A": at + 10 * DAY, "B": at + 3 * DAY, "C": None}
+    engine.dispose()

@@ -7,6 +7,7 @@ The page puts the same numbers in a table under each chart (the fallback).
 """
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,11 @@ from markupsafe import Markup, escape
 
 FONT = 11  # px: the size text is laid out for (app.css sets the same)
 CHAR = 6.6  # px: width of a character, roughly, to size the label column
+
+
+def _width(text: str) -> int:
+    """Characters as wide as a Latin one: a Chinese character counts twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def bar_chart(
     if not bars:
         return _empty(name, title, empty)
     labels = [translate(b.label) for b in bars]
-    label_w = min(200, 12 + CHAR * max(len(label) for label in labels))
+    label_w = min(200, 12 + CHAR * max(_width(label) for label in labels))
     bar_w, row, top = 220.0, 22, 8
     number_w = 12 + CHAR * max(len(b.shown) for b in bars)
     width = label_w + bar_w + number_w
