@@ -119,6 +119,7 @@ def authenticate(engine: Engine, name: str, password: str) -> UserRow | None:
         return None
     if _hasher.check_needs_rehash(row.password_hash):
         set_password(engine, name, password)
+        return get_user(engine, name)
     return row
 
 

@@ -123,3 +123,13 @@ def test_the_first_start_creates_an_admin_once(tmp_path):
     assert password and authenticate(engine, "admin", password).role == "admin"
     assert ensure_first_admin(engine) is None
     assert [u.name for u in list_users(engine)] == ["admin"]
+
+
+async def test_a_password_change_ends_the_users_other_sessions(web):
+    from claimflow.users import set_password
+
+    amy = await web.as_user("amy")
+    assert (await amy.get("/claims")).status_code == 200
+    set_password(engine_for(web.settings.database_url), "amy", "a brand new password")  # e.g. from another session
+    response = await amy.get("/claims")
+    assert response.status_code == 303 and response.headers["location"].startswith("/signin")

@@ -15,7 +15,7 @@ from claimflow.temporal import TemporalUnreachable, connect
 from claimflow.users import get_user
 from models.enums import UserRole
 from models.read_model import UserRow
-from web.security import CSRF_FIELD, CSRF_HEADER, same_token
+from web.security import CSRF_FIELD, CSRF_HEADER, password_stamp, same_token
 
 
 class SignInRequired(Exception):
@@ -45,8 +45,8 @@ async def temporal(request: Request) -> Client:
 def signed_in(request: Request) -> UserRow:
     session = request.state.session
     user = get_user(request.app.state.reader, session.user) if session.user else None
-    if user is None or user.disabled:
-        raise SignInRequired()
+    if user is None or user.disabled or not same_token(session.stamp, password_stamp(user.password_hash)):
+        raise SignInRequired()  # unknown, disabled, or the password changed since this session began
     request.state.user = user
     request.state.locale = user.locale
     return user

@@ -7,6 +7,7 @@ Every state-changing request must carry the token, as a form field `csrf_token` 
 htmx, the header `X-CSRF-Token`.
 """
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -54,6 +55,12 @@ def secret_key(settings: Settings) -> str:
 class Session:
     user: str | None
     csrf: str
+    stamp: str = ""  # of the user's password hash when they signed in: a password change ends other sessions
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short, non-reversible mark of a password hash, carried in the session."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class Sessions:
@@ -70,17 +77,20 @@ class Sessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user = data.get("u")
-        return Session(user=user if isinstance(user, str) else None, csrf=data["c"])
+        user, stamp = data.get("u"), data.get("p")
+        return Session(
+            user=user if isinstance(user, str) else None, csrf=data["c"], stamp=stamp if isinstance(stamp, str) else ""
+        )
 
-    def new(self, user: str | None = None) -> Session:
-        return Session(user=user, csrf=secrets.token_urlsafe(32))
+    def new(self, user: str | None = None, password_hash: str = "") -> Session:
+        stamp = password_stamp(password_hash) if user else ""
+        return Session(user=user, csrf=secrets.token_urlsafe(32), stamp=stamp)
 
     def cookie(self, session: Session) -> dict:
         """Keyword arguments for Response.set_cookie."""
         return {
             "key": COOKIE,
-            "value": self._signer.dumps({"u": session.user, "c": session.csrf}),
+            "value": self._signer.dumps({"u": session.user, "c": session.csrf, "p": session.stamp}),
             "max_age": SESSION_HOURS * 3600,
             "httponly": True,
             "samesite": "lax",

@@ -42,7 +42,7 @@ def signin(
         return render(
             request, "signin.html", status_code=401, next=_safe_next(next), name=name, error=N_("wrong name or password")
         )
-    request.state.session = request.app.state.sessions.new(user.name)  # a new session and CSRF token
+    request.state.session = request.app.state.sessions.new(user.name, user.password_hash)  # new session and token
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

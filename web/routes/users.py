@@ -219,7 +219,10 @@ def change_my_password(
         errors["new"] = _said(err)
     if not errors:
         set_password(engine, user.name, new)
-        request.state.session = request.app.state.sessions.new(user.name)  # a fresh session and CSRF token
+        changed = get_user(engine, user.name)
+        assert changed is not None
+        # a fresh session and CSRF token, stamped with the new password: every other session ends
+        request.state.session = request.app.state.sessions.new(user.name, changed.password_hash)
         return RedirectResponse("/me?done=password", status_code=303)
     return _me_page(request, user, 400, password_errors=errors)
 
