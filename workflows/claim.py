@@ -86,7 +86,7 @@ with workflow.unsafe.imports_passed_through():
         transition,
     )
     from models.deadlines import due_at, due_events, has_pending_steps, next_event_at
-    from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, Fault, Remedy
+    from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, DeadlineKind, EscalationLevel, Fault, Remedy, Role
     from models.limits import (
         EXTENSIONS_MAX,
         FAULT_REPORTS_MAX,
@@ -110,6 +110,11 @@ LOCAL_PROJECTION_BOUND = timedelta(seconds=5)
 DELIVERY_BOUND = timedelta(hours=2)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
+
+# Behaviour changes made under open claims, each guarded by `workflow.patched` where it
+# diverges (README, "Changing a workflow"). A claim whose history has no marker of a patch
+# takes the old branch on replay, and keeps taking it after.
+PAYMENT_DUE_NOTICE = "payment-due-notice"  # the customer is told the amount and due moment on entering awaiting_payment
 
 
 @workflow.defn(name=CLAIM)
@@ -872,6 +877,8 @@ class ClaimWorkflow:
             before, self._state = self._state, state
             self._log("state", f"{before.value} → {state.value}")
             self._enter(before, state)
+            if state is S.AWAITING_PAYMENT:
+                self._payment_due_notice()
         self._changes += 1
         return self._result(f"claim is {state.value}")
 
@@ -992,17 +999,47 @@ class ClaimWorkflow:
         self._escalations.append(escalation)
         subject = escalation_subject(self._number, escalation, deadline.due_at)
         self._log("escalation", f"{subject}; {step.notify.value} notified")
+        self._send(
+            escalation_notification_key(self._number, escalation),
+            step.notify.value,
+            step.level,
+            subject,
+            f"The {deadline.kind.value} deadline of claim {self._number} is {deadline.due_at}. "
+            f"The claim is {self._state.value}. Policy clauses: {', '.join(deadline.clause_ids)}.",
+        )
+
+    def _send(self, key: str, role: str, level: EscalationLevel, subject: str, body: str) -> None:
+        """Queue a notification for delivery (`_deliver_notifications`); `key` makes it once."""
         self._outbox.append(
             Notification(
-                key=escalation_notification_key(self._number, escalation),
-                claim_number=self._number,
-                role=step.notify.value,
-                level=step.level,
-                subject=subject,
-                body=f"The {deadline.kind.value} deadline of claim {self._number} is {deadline.due_at}. "
-                f"The claim is {self._state.value}. Policy clauses: {', '.join(deadline.clause_ids)}.",
-                at=now,
-            )
+                key=key, claim_number=self._number, role=role, level=level, subject=subject, body=body,
+                at=workflow.now(),
+            )  # fmt: skip
+        )
+
+    def _payment_due_notice(self) -> None:
+        """Tell the customer what to pay and by when, as the payment deadline starts (patch
+        PAYMENT_DUE_NOTICE: claims recorded without its marker sent no such notice). One
+        notification per payment deadline cycle; the ladder's own reminders still follow."""
+        deadline = self._open_deadline(DeadlineKind.PAYMENT)
+        if deadline is None or not workflow.patched(PAYMENT_DUE_NOTICE):
+            return
+        amount, what = self._amount_due()
+        currency = self._policy.currency
+        subject = (
+            f"[{EscalationLevel.REMINDER.value}] claim {self._number}: payment of {amount} {currency} "
+            f"due by {deadline.due_at:%Y-%m-%d %H:%M} UTC"
+        )
+        self._log(
+            "deadline", f"payment due notice to the customer: {amount} {currency} ({what}), due {deadline.due_at}"
+        )
+        self._send(
+            f"{self._number}/{PAYMENT_DUE_NOTICE}#{deadline.cycle}",
+            Role.CUSTOMER.value,
+            EscalationLevel.REMINDER,
+            subject,
+            f"Claim {self._number}: please pay {amount} {currency} ({what}) by {deadline.due_at}. "
+            f"Policy clauses: {', '.join(deadline.clause_ids)}.",
         )
 
     def _extendable(self) -> list[DeadlineKind]:
