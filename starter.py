@@ -38,7 +38,10 @@ from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
 from claimflow.console import InputError, cli_errors, explain_flags, out, safe
 from claimflow.policy_cli import policy_app
+from claimflow.audit_cli import audit as audit_command
+from claimflow.replay_cli import replay as replay_command
 from claimflow.user_cli import user_app
+from claimflow.whatif_cli import what_if as what_if_command
 from claimflow.read_cli import archive_command, claim_number_taken, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
@@ -64,6 +67,9 @@ app.add_typer(user_app, name="user")
 app.command("list")(list_command)
 app.command("reindex")(reindex_command)
 app.command("archive")(archive_command)
+app.command("audit")(audit_command)
+app.command("replay")(replay_command)
+app.command("what-if")(what_if_command)
 
 
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
