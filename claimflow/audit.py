@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import subprocess
+from functools import cache
 from datetime import date, datetime, timedelta
 from importlib import metadata
 from types import SimpleNamespace
@@ -175,7 +176,9 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@cache
 def code_version() -> str:
+    """The code this process runs (it does not change under a running process)."""
     try:
         version = metadata.version("claimflow")
     except metadata.PackageNotFoundError:

@@ -30,6 +30,8 @@ ROUTES = [
     ("POST", "/claims/new", "/claims/new", CAN_OPEN_CLAIMS),
     ("GET", "/claims/{number}", "/claims/{n}", EVERYONE),
     ("GET", "/claims/{number}/live", "/claims/{n}/live", EVERYONE),
+    ("GET", "/claims/{number}/audit", "/claims/{n}/audit", EVERYONE),
+    ("GET", "/claims/{number}/audit.html", "/claims/{n}/audit.html", EVERYONE),
     ("POST", "/claims/{number}/actions/{action}", "/claims/{n}/actions/receive_parcel", acting("receive_parcel")),
     ("POST", "/claims/{number}/actions/{action}", "/claims/{n}/actions/extend_deadline", acting("extend_deadline")),
     ("GET", "/escalations", "/escalations", CAN_WORK_ESCALATIONS),

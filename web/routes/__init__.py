@@ -1,6 +1,6 @@
 """The pages, one module each; ROUTERS is what the app includes."""
 
-from web.routes import auth, claim_page, claims_list, customer, dashboard, escalations, new_claim, users
+from web.routes import audit, auth, claim_page, claims_list, customer, dashboard, escalations, new_claim, users
 
 ROUTERS = [
     auth.router,
@@ -11,4 +11,5 @@ ROUTERS = [
     dashboard.router,
     customer.router,
     users.router,
+    audit.router,
 ]
