@@ -42,7 +42,7 @@ from claimflow.audit_cli import audit as audit_command
 from claimflow.replay_cli import replay as replay_command
 from claimflow.user_cli import user_app
 from claimflow.whatif_cli import what_if as what_if_command
-from claimflow.read_cli import archive_command, claim_number_taken, list_command, read_model, reindex_command, show_archived
+from claimflow.read_cli import archive_command, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
 from claimflow.temporal import (
@@ -127,6 +127,8 @@ def open_claim(
 
     policy_ = load_policy(load_settings().policy_dir, intake.policy)
     claim = claim_ops.claim_input(intake, policy_, local_today(policy_.timezone))
+    from claimflow.claim_lists import claim_number_taken  # (SQLAlchemy only for the commands that need it)
+
     if held_by := claim_number_taken(read_model(), intake.claim_number):
         raise claim_ops.ClaimExists(
             f"claim {intake.claim_number} already exists ({held_by}); a claim number is never used twice"

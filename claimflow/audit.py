@@ -31,6 +31,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from claimflow.archive import archived_claims, final_view_json
+from claimflow.replay import quiet_runtime
+from claimflow.replay import verdict_of as replay_verdict
 from claimflow.settings import REPO_ROOT
 from models import rules
 from models.actions import RecordInspection, RecordOnsiteReport
@@ -242,25 +244,14 @@ def accepted_findings(history: WorkflowHistory) -> list[RecordInspection | Recor
 
 # --- replay ------------------------------------------------------------------------------
 
-_ND_MESSAGE = re.compile(r"\[TMPRL1100\]\s*(?:Nondeterminism error:\s*)?(?P<detail>[^\"]+)")
-_EVENT_ID = re.compile(r"(?:HistoryEvent\(id: |event[ _]id[:= ]+|event )(?P<id>\d+)", re.IGNORECASE)
-
-
-def verdict_of(failures: list[tuple[str, BaseException | None]]) -> Verdict:
-    """The verdict from each run's replay failure (None: that run replayed)."""
-    for run_id, failure in failures:
+def verdict_of(failures: list[tuple[str, WorkflowHistory, BaseException | None]]) -> Verdict:
+    """The claim's verdict from each run's replay (its failure, None when it replayed): the
+    first failing run's, read as `claims replay` reads it (claimflow.replay.verdict_of)."""
+    for run_id, history, failure in failures:
         if failure is None:
             continue
-        text = str(failure)
-        match = _ND_MESSAGE.search(text)
-        detail = (match.group("detail") if match else text).strip()
-        event = _EVENT_ID.search(text)
-        event_id = int(event.group("id")) if event else None
-        kind = "non-determinism" if match or "ondetermin" in text else "replay failed"
-        where = f" at event {event_id}" if event_id is not None else ""
-        return Verdict(
-            clean=False, text=f"{kind}{where}: {detail}", run_id=run_id, event_id=event_id, detail=detail
-        )
+        found = replay_verdict(run_id, history, failure)
+        return Verdict(clean=False, text=found.describe(), run_id=run_id, event_id=found.event_id, detail=found.detail)
     return Verdict(clean=True, text="replays cleanly")
 
 
@@ -271,11 +262,14 @@ async def replay(runs: list[RunHistory], number: str, workflows=None, runner=Non
         from worker import SANDBOX, WORKFLOWS
 
         workflows, runner = workflows or WORKFLOWS, runner or SANDBOX
-    replayer = Replayer(workflows=workflows, workflow_runner=runner, data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=workflows, workflow_runner=runner, data_converter=pydantic_data_converter, runtime=quiet_runtime()
+    )
     failures = []
     for run in runs:
-        result = await replayer.replay_workflow(_history(run, number), raise_on_replay_failure=False)
-        failures.append((run.run_id, result.replay_failure))
+        history = _history(run, number)
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        failures.append((run.run_id, history, result.replay_failure))
     return verdict_of(failures)
 
 

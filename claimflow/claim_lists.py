@@ -270,3 +270,13 @@ def notifications_of(view: ClaimView) -> list[Notification]:
         )
         for e in view.escalations
     ]
+
+
+def claim_number_taken(engine: Engine, number: str) -> str | None:
+    """Where `number` is held already ("in the archive", "in the read model"), or None."""
+    with Session(engine) as session:
+        if session.exec(select(ClaimArchiveRow.run_id).where(ClaimArchiveRow.claim_number == number)).first():
+            return "in the archive of closed claims"
+        if session.exec(select(ClaimRow.claim_key).where(ClaimRow.claim_number == number)).first():
+            return "in the read model"
+    return None

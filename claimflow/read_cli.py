@@ -40,20 +40,6 @@ def read_only_model():
 MAX_LIMIT = 10_000
 
 
-def claim_number_taken(engine, number: str) -> str | None:
-    """Where `number` is held already ("in the archive", "in the read model"), or None."""
-    from sqlmodel import Session, select
-
-    from models.read_model import ClaimArchiveRow, ClaimRow
-
-    with Session(engine) as session:
-        if session.exec(select(ClaimArchiveRow.run_id).where(ClaimArchiveRow.claim_number == number)).first():
-            return "in the archive of closed claims"
-        if session.exec(select(ClaimRow.claim_key).where(ClaimRow.claim_number == number)).first():
-            return "in the read model"
-    return None
-
-
 def show_archived(number: str, as_json: bool, print_view) -> bool:
     """`claims show` for a claim Temporal no longer knows: its archived final view. False
     when the archive does not hold it either."""

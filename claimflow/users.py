@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from claimflow.claims import ClaimError
-from models.enums import UserRole
+from models.enums import UI_LOCALES, UserRole
 from models.read_model import UserRow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 256
-LOCALES = ("en", "zh_Hans_CN")
+LOCALES = UI_LOCALES
 FIRST_ADMIN = "admin"
 
 _hasher = PasswordHasher()
@@ -83,27 +83,32 @@ def get_user(engine: Engine, name: str) -> UserRow | None:
         return session.get(UserRow, name)
 
 
-def set_disabled(engine: Engine, name: str, disabled: bool = True) -> UserRow:
+def _update(engine: Engine, name: str, **values) -> UserRow:
+    """Change columns of user `name` (ClaimError when there is no such user)."""
     with Session(engine) as session:
         row = session.get(UserRow, name)
         if row is None:
             raise ClaimError(f"no user {name}")
-        row.disabled = disabled
+        for column, value in values.items():
+            setattr(row, column, value)
         session.add(row)
         session.commit()
         session.refresh(row)
         return row
 
 
+def set_disabled(engine: Engine, name: str, disabled: bool = True) -> UserRow:
+    return _update(engine, name, disabled=disabled)
+
+
 def set_password(engine: Engine, name: str, password: str) -> None:
     check_password(password)
-    with Session(engine) as session:
-        row = session.get(UserRow, name)
-        if row is None:
-            raise ClaimError(f"no user {name}")
-        row.password_hash = _hasher.hash(password)
-        session.add(row)
-        session.commit()
+    _update(engine, name, password_hash=_hasher.hash(password))
+
+
+def set_preferences(engine: Engine, name: str, locale: str, timezone: str) -> UserRow:
+    """A user's language and time zone (checked by the caller)."""
+    return _update(engine, name, locale=locale, timezone=timezone)
 
 
 def authenticate(engine: Engine, name: str, password: str) -> UserRow | None:

@@ -125,3 +125,7 @@ class UserRole(StrEnum):
     SUPERVISOR = "supervisor"  # and works escalations: reopen, extend, settle, assign, determine
     AUDITOR = "auditor"  # reads everything, changes nothing
     ADMIN = "admin"  # everything, and manages users
+
+
+# The languages of the web UI (English is the msgids; web/locale holds the others).
+UI_LOCALES = ("en", "zh_Hans_CN")

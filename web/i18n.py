@@ -19,6 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
+from models.enums import UI_LOCALES
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
@@ -27,7 +29,7 @@ def N_(message: str) -> str:
     return message
 
 
-LOCALES = ("en", "zh_Hans_CN")
+LOCALES = UI_LOCALES
 DEFAULT = "en"
 
 

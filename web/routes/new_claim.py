@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from claimflow.calendars import local_today
 from claimflow.claims import ClaimError, ClaimExists, claim_input, open_claim
 from claimflow.policy_files import load_policy, policy_names
-from claimflow.read_cli import claim_number_taken
+from claimflow.claim_lists import claim_number_taken
 from models.claim import ClaimIntake
 from models.enums import ClaimKind
 from models.permissions import CAN_OPEN_CLAIMS

@@ -14,12 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from claimflow.claims import ClaimError
 from claimflow.users import LOCALES, add_user, authenticate, check_name, check_password, get_user, list_users
-from claimflow.users import set_disabled, set_password
+from claimflow.users import set_disabled, set_password, set_preferences
 from models.enums import UserRole
 from models.permissions import CAN_MANAGE_USERS
 from models.read_model import UserRow
@@ -68,20 +66,6 @@ def check_locale(locale: str) -> Message | None:
     if locale in LOCALES:
         return None
     return Message(N_("language %(typed)s: choose one of the list"), {"typed": repr(locale)})
-
-
-def set_preferences(engine: Engine, name: str, locale: str, timezone: str) -> UserRow:
-    """A user's language and time zone (checked by the caller). Belongs beside set_password
-    in claimflow/users.py; here while that file is not this page's to change."""
-    with Session(engine) as session:
-        row = session.get(UserRow, name)
-        if row is None:
-            raise ClaimError(f"no user {name}")
-        row.locale, row.timezone = locale, timezone
-        session.add(row)
-        session.commit()
-        session.refresh(row)
-        return row
 
 
 # --- the admin's page -----------------------------------------------------------------
