@@ -60,7 +60,7 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     return ClaimInput(
         intake=intake,
         policy=policy,
-        calendar=work_calendar(policy.holiday_country, today.year),
+        calendar=work_calendar(policy.holiday_country, policy.holiday_subdivision, today),
     )
 
 

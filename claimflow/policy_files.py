@@ -16,6 +16,11 @@ def load_policy_file(path: Path) -> Policy:
     policy = parse_policy(text, str(path))
     if policy.name != path.stem:
         raise PolicyError(str(path), [("name", f"must match the file name {path.stem!r}, not {policy.name!r}")])
+    from claimflow.calendars import holiday_calendar_problem  # the holidays library: only when a policy is loaded
+
+    problem = holiday_calendar_problem(policy.holiday_country, policy.holiday_subdivision)
+    if problem is not None:
+        raise PolicyError(str(path), [problem])
     return policy
 
 

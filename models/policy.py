@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.calendar import WorkCalendar, in_service
 from models.enums import ClaimKind, DeadlineKind, EscalationLevel, Fault, Party, Remedy, Role
 
 ClauseIds = Annotated[list[str], Field(min_length=1)]
@@ -232,16 +233,24 @@ class Channel(Strict):
 
 
 class ServiceHours(Strict):
-    """When the service desk answers, every day, local time ("24:00" is midnight)."""
+    """When the service desk answers, local time ("24:00" is midnight): every calendar day, or
+    only on working days (public holidays closed, make-up weekend working days open)."""
 
     opens: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
     closes: Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
     clause_ids: ClauseIds
+    days: Literal["every_day", "working_days"] = "every_day"
 
-    def is_open(self, moment: datetime, tz: str) -> bool:
-        """Whether the desk answers at `moment` (local time in `tz`)."""
-        local = moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-        return self.opens <= local < self.closes
+    @model_validator(mode="after")
+    def _closes_after_opens(self) -> "ServiceHours":
+        if self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) must be later than opens ({self.opens}) on the same day")
+        return self
+
+    def is_open(self, moment: datetime, tz: str, calendar: WorkCalendar | None = None) -> bool:
+        """Whether the desk answers at `moment` (models/calendar.py `in_service`; without a
+        calendar, working days are Monday to Friday)."""
+        return in_service(moment, self, tz, calendar or WorkCalendar())
 
 
 class FreightCondition(Strict):
@@ -287,6 +296,7 @@ class Policy(Strict):
     source_seed: Annotated[str, Field(min_length=1)]
     timezone: str
     holiday_country: str | None = None  # public holidays that are not working days
+    holiday_subdivision: str | None = None  # e.g. a province: its own public holidays too
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     clauses: Annotated[list[Clause], Field(min_length=1)]
     returns: ReturnRule | None = None

@@ -22,7 +22,7 @@ from models.policy import DeadlineRule
 
 SHANGHAI = "Asia/Shanghai"
 NO_HOLIDAYS = WorkCalendar()
-CN_2026 = work_calendar("CN", 2026)
+CN_2026 = work_calendar("CN", None, date(2026, 1, 1))
 
 
 def off(*days: date) -> WorkCalendar:
@@ -159,13 +159,13 @@ def test_work_calendar_of_china():
     assert date(2026, 10, 1) in CN_2026.holidays  # National Day
     assert date(2026, 1, 1) in CN_2026.holidays
     assert date(2026, 3, 11) not in CN_2026.holidays
-    assert {d.year for d in CN_2026.holidays} == {2026, 2027, 2028}  # three years by default
-    assert {d.year for d in work_calendar("CN", 2026, years=1).holidays} == {2026}
+    assert {d.year for d in CN_2026.holidays} == {2026, 2027, 2028, 2029}  # 2026-01-01 to 2029-01-01
+    assert max(CN_2026.holidays) == date(2029, 1, 1)
     assert date(2026, 10, 10) in CN_2026.weekend_workdays
 
 
 def test_work_calendar_without_a_country():
-    assert work_calendar(None, 2026) == WorkCalendar()
+    assert work_calendar(None, None, date(2026, 1, 1)) == WorkCalendar()
 
 
 # --- due_at --------------------------------------------------------------------------

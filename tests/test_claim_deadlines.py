@@ -127,7 +127,7 @@ async def test_repair_sla_counts_working_days_and_escalates(claims, changkong):
     repair = view.open_deadlines[0]
     start = local_date(repair.started_at, changkong.timezone)
     last_day = local_date(repair.due_at, changkong.timezone) - timedelta(days=1)
-    calendar = work_calendar("CN", start.year)
+    calendar = work_calendar("CN", None, start)
     days = [start + timedelta(days=i) for i in range(1, (last_day - start).days + 1)]
     working = [d for d in days if (d.weekday() < 5 and d not in calendar.holidays) or d in calendar.weekend_workdays]
     assert len(working) == 3 and working[-1] == last_day  # 3 working days after the start
