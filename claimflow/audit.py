@@ -579,7 +579,12 @@ async def _temporal_runs(client: Client, number: str) -> list[tuple[RunHistory, 
     run_id: str | None = None
     while True:
         handle = client.get_workflow_handle(number, run_id=run_id)
-        history = await handle.fetch_history()
+        try:
+            history = await handle.fetch_history()
+        except RPCError as err:  # an earlier run retention removed: the archive has it
+            if run_id is None or err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return list(reversed(runs))
         started = _started(history)
         this_run = run_id or (await handle.describe()).run_id
         runs.append((RunHistory(run_id=this_run, workflow_type=started.workflow_type.name,
@@ -617,6 +622,32 @@ def _refused(engine, number: str) -> tuple[list[Refused], str]:
     return [Refused(at=r.at, by=r.by, action=r.action, reason=r.reason) for r in reversed(rows)], ""
 
 
+def _archive_rows(engine, number: str):
+    """The archived runs of the claim, the first first (by close time), of its first chain."""
+    rows = archived_claims(engine, number)
+    if not rows:
+        return []
+    return sorted((r for r in rows if r.first_run_id == rows[0].first_run_id), key=lambda r: r.close_time)
+
+
+def _archived_run(row) -> RunHistory:
+    return RunHistory(run_id=row.run_id, workflow_type=row.workflow_type, history_json=row.history_json,
+                      archived_sha256=row.history_sha256)  # fmt: skip
+
+
+async def _archived_runs_before(engine, number: str, first_in_temporal: WorkflowHistory) -> list[RunHistory]:
+    """The runs before the earliest Temporal still has (a long claim's early runs, closed by
+    continue-as-new, can outlive their retention while the claim goes on), from the archive."""
+    previous = _started(first_in_temporal).continued_execution_run_id
+    if not previous or engine is None:
+        return []
+    rows = await asyncio.to_thread(_archive_rows, engine, number)
+    ids = [r.run_id for r in rows]
+    if previous not in ids:
+        raise AuditError(f"claim {number}: run {previous} is neither in Temporal nor in the archive")
+    return [_archived_run(r) for r in rows[: ids.index(previous) + 1]]
+
+
 async def fetch_claim(client: Client | None, engine, number: str) -> Fetched:
     """The claim's runs, final view, whole timeline and refused attempts: from Temporal
     when it has the claim, else from the archive. Raises AuditError when neither has it."""
@@ -629,6 +660,8 @@ async def fetch_claim(client: Client | None, engine, number: str) -> Fetched:
                 raise
             pairs = []
         if pairs:
+            earlier = await _archived_runs_before(engine, number, pairs[0][1])
+            pairs = [(r, _history(r, number)) for r in earlier] + pairs
             run, history = pairs[-1]
             handle = client.get_workflow_handle(number, run_id=run.run_id)
             execution = SimpleNamespace(id=number, run_id=run.run_id)
@@ -641,17 +674,12 @@ async def fetch_claim(client: Client | None, engine, number: str) -> Fetched:
     if fetched is None:
         if engine is None:
             raise AuditError(f"claim {number} not found in Temporal, and no archive to look in")
-        rows = await asyncio.to_thread(archived_claims, engine, number)
-        if not rows:
+        chain = await asyncio.to_thread(_archive_rows, engine, number)
+        if not chain:
             raise AuditError(f"claim {number} not found in Temporal nor in the archive of closed claims")
-        chain = sorted((r for r in rows if r.first_run_id == rows[0].first_run_id), key=lambda r: r.close_time)
         latest = chain[-1]
         view = ClaimView.model_validate_json(latest.final_view_json) if latest.final_view_json else None
-        runs = [
-            RunHistory(run_id=r.run_id, workflow_type=r.workflow_type, history_json=r.history_json,
-                       archived_sha256=r.history_sha256)  # fmt: skip
-            for r in chain
-        ]
+        runs = [_archived_run(r) for r in chain]
         fetched = Fetched(
             claim_number=number, source="archive", runs=runs, view=view,
             timeline=view.timeline if view and view.timeline_from == 0 else None,

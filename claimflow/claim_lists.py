@@ -200,8 +200,9 @@ def _archived_views(engine: Engine) -> dict[tuple[str, str], tuple[str, str | No
     """(workflow id, run id) -> (first run id, final view JSON) of every archived claim."""
     columns = (ClaimArchiveRow.workflow_id, ClaimArchiveRow.run_id, ClaimArchiveRow.first_run_id,
                ClaimArchiveRow.final_view_json)  # fmt: skip
+    last_runs = sa_select(*columns).where(ClaimArchiveRow.close_status != "continued_as_new")
     with Session(engine) as session:
-        return {(w, r): (first or r, view) for w, r, first, view in session.execute(sa_select(*columns))}
+        return {(w, r): (first or r, view) for w, r, first, view in session.execute(last_runs)}
 
 
 def _write(engine: Engine, view: ClaimView, key: str) -> None:
@@ -223,7 +224,8 @@ async def reindex(
     archived claim Temporal no longer has is upserted from its archived final view too.
     No row is ever deleted: what cannot be read keeps the rows it had. Queries need a worker."""
     report = ReindexReport()
-    listing = claim_types_query() + (f" AND ({where})" if where else "")
+    # a run that continued as new is not the claim: its last run is (and has its whole state)
+    listing = f'{claim_types_query()} AND ExecutionStatus != "ContinuedAsNew"' + (f" AND ({where})" if where else "")
     await check_listing(client, listing, where)
     archived = await asyncio.to_thread(_archived_views, engine)
     seen: set[tuple[str, str]] = set()

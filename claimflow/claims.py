@@ -43,7 +43,7 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     """Check the intake against the policy (and `today`: no dates in the future) and
     snapshot what the workflow needs."""
     from claimflow.calendars import work_calendar
-    from models import rules
+    from models import limits, rules
 
     problems = rules.intake_problems(policy, intake, today)
     future = [
@@ -61,6 +61,7 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
         intake=intake,
         policy=policy,
         calendar=work_calendar(policy.holiday_country, policy.holiday_subdivision, today),
+        history_events_max=limits.HISTORY_EVENTS_MAX,
     )
 
 

@@ -63,6 +63,8 @@ class RecordedClaim:
     started_at: datetime
     claim: ClaimInput
     steps: tuple[Step, ...]
+    first_run_id: str = ""  # the claim's first run: the runs of a long claim share it
+    continued: bool = False  # this run continues an earlier one (its input carries the claim)
 
     @property
     def number(self) -> str:
@@ -115,7 +117,10 @@ def read_history(history: WorkflowHistory) -> RecordedClaim:
         started_at=first.event_time.ToDatetime(timezone.utc),
         claim=claim,
         steps=tuple(steps),
+        first_run_id=started.first_execution_run_id or started.original_execution_run_id or "",
+        continued=bool(started.continued_execution_run_id),
     )
+
 
 
 # --- re-running the decisions -------------------------------------------------------------
@@ -327,18 +332,40 @@ def _money(recorded: RecordedClaim, changes: list[Change]) -> MoneyAtStake | Non
     return None
 
 
+def join_runs(runs: list[RecordedClaim]) -> tuple[list[RecordedClaim], list[Skipped]]:
+    """One recorded claim per claim: a long claim's runs (continued as new) joined into its
+    first run, their actions in order. A chain whose first run is missing is skipped."""
+    chains: dict[tuple[str, str], list[RecordedClaim]] = defaultdict(list)
+    for run in runs:
+        chains[(run.workflow_id, run.first_run_id or run.run_id)].append(run)
+    joined, skipped = [], []
+    for (workflow_id, _), chain in chains.items():
+        chain.sort(key=lambda r: r.started_at)
+        first = chain[0]
+        if first.continued:
+            skipped.append(Skipped(workflow_id, "", "its first run is not among the histories read"))
+            continue
+        steps = tuple(step for run in chain for step in run.steps)
+        joined.append(RecordedClaim(first.workflow_id, first.run_id, first.started_at, first.claim, steps,
+                                    first.first_run_id))  # fmt: skip
+    return joined, skipped
+
+
 def what_if(histories: Iterable[WorkflowHistory], policy: Policy) -> WhatIfReport:
     """Compare each claim of `policy.name` in `histories` under its snapshot and under `policy`.
     Histories of other policies are left out; unreadable ones are listed as skipped."""
     report = WhatIfReport(policy=policy.name)
     totals: Counter[str] = Counter()
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    runs = []
     for history in histories:
         try:
-            recorded = read_history(history)
+            runs.append(read_history(history))
         except Unreadable as err:
             report.skipped.append(Skipped(history.workflow_id, "", str(err)))
-            continue
+    claims, incomplete = join_runs(runs)
+    report.skipped += incomplete
+    for recorded in claims:
         if recorded.claim.policy.name != policy.name:
             continue
         report.claims += 1

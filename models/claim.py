@@ -110,6 +110,11 @@ class ClaimInput(Model):
     intake: ClaimIntake
     policy: Policy
     calendar: WorkCalendar = WorkCalendar()
+    carried: "CarriedClaim | None" = None  # a continued run: the claim as the previous run left it
+    # Events after which a run continues as new, fixed when the claim opens (models/limits.py):
+    # whether a run continued is then read from its input, so its history replays whatever
+    # the bound is later. None: opened before there was a bound (see workflows/claim.py).
+    history_events_max: Annotated[int, Field(ge=20)] | None = None  # at least a few steps a run
 
 
 class InspectionFindings(Model):
@@ -373,16 +378,51 @@ def snapshot_of(
     )
 
 
+MESSAGES = (  # the e-mail templates (claimflow/mail_templates/<message>.<locale>.{txt,html})
+    "escalation",  # a deadline's ladder step, to the role of its level
+    "undelivered",  # a notification not delivered within its bound, to the supervisor
+    "rma_issued",  # to the customer: the RMA number and the shipping deadline
+    "quote_sent",  # to the customer: the quote, its total, its link and how long it holds
+    "payment_due",  # to the customer: the amount and the moment it is due
+    "shipped_back",  # to the customer: the product is on its way back
+    "complaint_received",  # to the customer: the complaint's number and when a reply is due
+    "complaint_answered",  # to the customer: the reply
+    "complaint_escalation",  # a complaint's reply clock ran out: to the level's people
+)
+
+
 class Notification(Model):
-    """A message for a person about a claim; `key` makes sending it idempotent."""
+    """A message for people about a claim or complaint; `key` makes sending it idempotent.
+
+    `role` says whose it is (a Role, or a complaint's department); the notify activity mails the users with that role and an e-mail address, and
+    the addresses in `to`. The fields after `at` came with e-mail: a notification queued
+    before them reads with their defaults (an escalation, sent as soon as possible)."""
 
     key: str  # claim/deadline#cycle/step — one notification per escalation step
-    claim_number: str
+    claim_number: str  # the claim's or the complaint's number
     role: str
-    level: EscalationLevel
-    subject: str
+    level: EscalationLevel  # a complaint's handler, department head and leader are agent, supervisor, manager
+    subject: str  # the English subject, kept in the timeline and the read model
     body: str
     at: datetime
+    message: str = "escalation"  # one of MESSAGES: the template that renders the e-mail
+    to: Annotated[list[Annotated[str, StringConstraints(max_length=NAME_MAX)]], Field(max_length=LIST_MAX)] = []
+    facts: dict[str, Annotated[str, StringConstraints(max_length=NOTE_MAX)]] = {}  # the template's fields
+    locale: str = "en"  # the language of a customer's message (staff read theirs in their own)
+    urgent: bool = False  # sent at once: emergencies and the top level never wait for service hours
+    policy: str | None = None  # the policy whose routing and service hours apply
+
+
+class Delivery(Model):
+    """What the notify activity did with a notification, for the timeline: whom the e-mail
+    went to (at most LIST_MAX addresses are listed; `note` gives the count) and one line
+    saying so ("e-mail sent to 2 people", "no one with an e-mail address has role manager;
+    in the outbox only"). `delivered_now` is False when the key was delivered before and
+    nothing was sent again."""
+
+    sent_to: list[str] = []
+    note: str
+    delivered_now: bool = True
 
 
 def escalation_subject(claim_number: str, escalation: Escalation, due_at: datetime) -> str:
@@ -404,3 +444,52 @@ class ActionResult(Model):
     state: ClaimState
     allowed_actions: list[str]
     message: str
+
+
+class CarriedClaim(Model):
+    """What a claim carries from one run of its workflow into the next.
+
+    A claim can live for months, and every action, timer and delivery adds events to its
+    workflow's history. Past HISTORY_EVENTS_MAX events (models/limits.py), or when Temporal
+    suggests it, the workflow continues as new: the next run starts with the same intake,
+    policy and calendar snapshots and this object, the whole state of the claim, and goes
+    on exactly where the previous run was. Each field is the workflow's attribute of the
+    same name (with a leading underscore); tests/test_long_lives.py checks that every
+    attribute is carried or rebuilt from the input."""
+
+    run: int  # the run this state starts: 2 for the first continuation
+    state: ClaimState
+    opened_at: datetime
+    updated_at: datetime
+    reported_on: date
+    rma: str | None
+    rmas_issued: int
+    remedy: Remedy | None
+    fault: Fault | None
+    warranty: Decision | None
+    quote: Quote | None
+    payments: list[Payment]
+    paid_repair: bool
+    channel: str
+    fees_due: list[str]
+    owed: list[FeeLine]
+    visit_owed: list[FeeLine] | None
+    assignee: str | None
+    post_repair_until: date | None
+    repair_cycles: int
+    quotes_sent: int
+    qc_failures: int
+    fault_reports: int
+    reopens: int
+    unpaid: bool
+    deadlines: list[DeadlineStatus]
+    escalations: list[Escalation]
+    decisions: list[Decision]
+    timeline: list[TimelineEntry]  # the whole timeline: the view and the audit read one claim
+    outbox: list[Notification]  # not delivered yet: the next run sends them (the key makes it once)
+    reported_late: list[str]  # keys of outbox notifications already reported as not delivered in time
+    projected: int  # timeline entries already in the read model
+    behind_since: datetime | None  # the read model has been unreachable since
+
+
+ClaimInput.model_rebuild()

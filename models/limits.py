@@ -27,3 +27,8 @@ FAULT_REPORTS_MAX = 5  # new faults reported in the post-repair windows
 EXTENSIONS_MAX = 5  # extensions of one deadline
 REOPENS_MAX = 3  # reopenings of an expired claim
 TIMELINE_IN_VIEW = 300  # the view carries the newest entries; the `timeline` query pages the rest
+# A claim's workflow continues as new past this many events in one run (or when Temporal
+# suggests it): each run's history stays short to fetch and replay (models.claim.CarriedClaim).
+# Snapshotted into each claim's input when it opens: changing it moves new claims only.
+HISTORY_EVENTS_MAX = 1_000
+COMPLAINT_REOPENS_MAX = 3  # times a customer not satisfied reopens one complaint (then a supervisor closes it)

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from models.calendar import local_date
     from models.claim import (
         ActionResult,
+        CarriedClaim,
         ClaimInput,
         ClaimView,
         DeadlineStatus,
@@ -115,12 +116,24 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_
 # diverges (README, "Changing a workflow"). A claim whose history has no marker of a patch
 # takes the old branch on replay, and keeps taking it after.
 PAYMENT_DUE_NOTICE = "payment-due-notice"  # the customer is told the amount and due moment on entering awaiting_payment
+CONTINUE_AS_NEW = "continue-as-new"  # a long history continues in a new run (models.claim.CarriedClaim)
+# The bound of claims opened before their input carried one. Never change it: their
+# histories continued as new where it said.
+UNBOUNDED_INPUT_EVENTS_MAX = 1_000
+
+# The workflow's attributes that are not carried into the next run: the input and what is
+# rebuilt from it, and the wiring of the run itself. Everything else is in CarriedClaim.
+NOT_CARRIED = frozenset(
+    {"input", "intake", "policy", "calendar", "number", "table", "rules", "intake_problems",
+     "published", "changes", "timer", "timer_at", "may_continue"}
+)  # fmt: skip
 
 
 @workflow.defn(name=CLAIM)
 class ClaimWorkflow:
     @workflow.init
     def __init__(self, claim: ClaimInput) -> None:
+        self._input = claim
         self._intake = claim.intake
         self._policy = claim.policy
         self._calendar = claim.calendar
@@ -128,6 +141,7 @@ class ClaimWorkflow:
         self._table = deadline_table(self._policy, self._intake.kind)
         self._rules: dict[DeadlineKind, DeadlineRule] = {spec.kind: spec.rule(self._policy) for spec in self._table}
         now = workflow.now()
+        self._run = 1  # the run of the workflow this is (continue-as-new starts the next)
         self._state = S.OPENED
         self._opened_at = now
         self._updated_at = now
@@ -143,7 +157,7 @@ class ClaimWorkflow:
         self._channel = "return_repair"
         self._fees_due: list[str] = []  # fee items a quote must carry (an on-site visit not covered)
         self._owed: list[FeeLine] = []  # fees owed for a visit whatever the answer to a quote
-        self._visit: RecordOnsiteReport | None = None  # a report awaiting headquarters' determination
+        self._visit_owed: list[FeeLine] | None = None  # a visit's fees owed, its report awaiting headquarters
         self._assignee: str | None = None  # given by a supervisor (assign_claim)
         self._post_repair_until: date | None = None
         self._repair_cycles = 0
@@ -155,10 +169,18 @@ class ClaimWorkflow:
         self._timeline: list[TimelineEntry] = []
         self._outbox: list[Notification] = []  # notifications not delivered yet, oldest first
         self._projected = 0  # timeline entries already written to the read model
+        self._behind_since: datetime | None = None  # the read model has been unreachable since
+        self._reported_late: list[str] = []  # outbox keys already reported as not delivered in time
         self._published: tuple[ClaimState, bool] | None = None  # search attributes last set
         self._changes = 0  # bumped by every handler, so the main loop wakes up
         self._timer: asyncio.Task | None = None
         self._timer_at: datetime | None = None
+        self._may_continue = True  # False once this run declined to continue as new (replaying an older run)
+        if claim.carried is not None:  # a continued run: the claim goes on where the previous run left it
+            for name, value in claim.carried:
+                setattr(self, "_" + name, value)
+            self._intake_problems: list[str] = []
+            return
         # Opened here, not in run(): an update may arrive in the very first workflow task.
         self._intake_problems = rules.intake_problems(self._policy, self._intake, self._reported_on)
         if not self._intake_problems:
@@ -177,6 +199,8 @@ class ClaimWorkflow:
                 self._publish()
                 if self._finished():
                     break
+                if self._history_full() and self._continuing():
+                    await self._continue_as_new()
                 await self._wait_for_change_or_next_event()
         except asyncio.CancelledError:  # "Request Cancellation" in Temporal's UI, `temporal workflow cancel`
             self._log("state", "cancelled outside claimflow: the workflow was asked to cancel in Temporal")
@@ -190,9 +214,7 @@ class ClaimWorkflow:
     async def _close(self, deliveries: list[asyncio.Task]) -> None:
         """Stop the timer and end once every handler finished and the deliveries caught up."""
         self._cancel_timer()
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._outbox and self._projected >= len(self._timeline)
-        )
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._delivered())
         for task in deliveries:
             task.cancel()
 
@@ -297,16 +319,16 @@ class ClaimWorkflow:
         spec = self._policy.channel(self._channel)
         if rules.as_written(self._policy) and spec is not None and spec.determination_clause_ids:
             if not rules.free_of_charge(self._remedy):  # "not covered" is headquarters' to say
-                self._visit = a
+                self._visit_owed = list(a.owed)
                 return self._move(S.AWAITING_DETERMINATION)
-        return self._after_visit(a)
+        return self._after_visit(a.owed)
 
     @workflow.update
     def record_determination(self, a: RecordDetermination) -> ActionResult:
         self._catch_up()
-        visit, spec = self._visit, self._policy.channel(self._channel)
-        assert visit is not None and spec is not None
-        self._visit = None
+        owed, spec = self._visit_owed, self._policy.channel(self._channel)
+        assert owed is not None and spec is not None
+        self._visit_owed = None
         verdict = "within" if a.within_policy else "not within"
         self._act(a, f"headquarters determined the problem is {verdict} the warranty policy")
         self._decide(
@@ -334,20 +356,20 @@ class ClaimWorkflow:
                 )
             ).remedy
             return self._start_repair(paid=False)
-        return self._after_visit(visit)
+        return self._after_visit(owed)
 
     @record_determination.validator
     def _check_record_determination(self, a: RecordDetermination) -> None:
         self._check("record_determination")
 
-    def _after_visit(self, a: RecordOnsiteReport) -> ActionResult:
+    def _after_visit(self, owed: list[FeeLine]) -> ActionResult:
         """The remedy of a visit decided: fees, then where the claim goes."""
         assert self._remedy is not None
         free = rules.free_of_charge(self._remedy)
         self._decide(rules.decide_fees(self._policy, self._channel, free))
         self._fees_due = rules.fees_due(self._policy, self._channel, free)
         if rules.as_written(self._policy):
-            self._owed = list(a.owed)
+            self._owed = list(owed)
             if self._remedy is Remedy.FREE_REPAIR:
                 self._repair_cycles += 1
                 self._log("state", "repaired free of charge during the visit")
@@ -1069,12 +1091,51 @@ class ClaimWorkflow:
                 self._timer = asyncio.create_task(workflow.sleep(wait, summary=summary))
                 self._timer_at = at
         timer = self._timer
-        await workflow.wait_condition(lambda: self._changes != seen or (timer is not None and timer.done()))
+        await workflow.wait_condition(
+            lambda: self._changes != seen or (timer is not None and timer.done()) or self._history_full()
+        )
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
         self._timer, self._timer_at = None, None
+
+    # --- long lives: continue as new ---------------------------------------------------
+
+    def _history_full(self) -> bool:
+        """This run's history reached the claim's bound (ClaimInput.history_events_max), or Temporal suggests a new
+        run, and nothing is being delivered (a delivery completing while the run ends would
+        fail that workflow task); past twice the bound, a delivery that does not complete
+        (a database or mail outage) is left to the next run."""
+        if not self._may_continue:
+            return False
+        info = workflow.info()
+        events, bound = info.get_current_history_length(), self._input.history_events_max or UNBOUNDED_INPUT_EVENTS_MAX
+        if events >= 2 * bound:
+            return True
+        full = events >= bound or info.is_continue_as_new_suggested()
+        return full and self._delivered()
+
+    def _delivered(self) -> bool:
+        """Every notification sent and every timeline entry in the read model."""
+        return not self._outbox and self._projected >= len(self._timeline)
+
+    def _continuing(self) -> bool:
+        """Whether this run continues as new (patch CONTINUE_AS_NEW: a run recorded before it
+        replays on without a marker, and never continues)."""
+        self._may_continue = workflow.patched(CONTINUE_AS_NEW)
+        return self._may_continue
+
+    async def _continue_as_new(self) -> None:
+        """End this run and start the next with the whole claim (CarriedClaim). Deliveries in
+        flight are dropped and sent again by the next run: both are idempotent."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._cancel_timer()
+        events = workflow.info().get_current_history_length()
+        self._log("state", f"history continued in run {self._run + 1} after {events} events; the claim is unchanged")
+        self._run += 1
+        carried = CarriedClaim.model_validate({name: getattr(self, "_" + name) for name in CarriedClaim.model_fields})
+        workflow.continue_as_new(self._input.model_copy(update={"carried": carried}))
 
     def _finished(self) -> bool:
         if self._state not in TERMINAL_STATES:
@@ -1087,12 +1148,11 @@ class ClaimWorkflow:
         """Project the claim into the read model whenever its timeline grew: one coalesced
         snapshot of everything new. Local activity first; while the database is away, a
         regular activity retried by the server, run after run, until it is back."""
-        behind_since: datetime | None = None
         while True:
             await workflow.wait_condition(lambda: self._projected < len(self._timeline))
             snapshot = snapshot_of(self._view(None), self._projected, workflow.info().first_execution_run_id)
             try:
-                if behind_since is None:
+                if self._behind_since is None:
                     await workflow.execute_local_activity(
                         PROJECT_CLAIM,
                         snapshot,
@@ -1109,20 +1169,19 @@ class ClaimWorkflow:
                         summary="project into the read model (catching up)",
                     )
             except FailureError as err:  # a local activity raises its failure itself, not an ActivityError
-                if behind_since is None:
-                    behind_since = workflow.now()
+                if self._behind_since is None:
+                    self._behind_since = workflow.now()
                     self._log("delivery", f"read model not updated ({_cause(err)}); retrying until it is back")
                 continue
             self._projected = snapshot.version
-            if behind_since is not None:
-                self._log("delivery", f"read model caught up after {_span(workflow.now() - behind_since)}")
-                behind_since = None
+            if self._behind_since is not None:
+                self._log("delivery", f"read model caught up after {_span(workflow.now() - self._behind_since)}")
+                self._behind_since = None
 
     async def _deliver_notifications(self) -> None:
         """Send the outbox in order. A notification not delivered within DELIVERY_BOUND is
         recorded in the timeline, escalated to the supervisor (once) and sent again; the
         notify activity's database key makes every send idempotent."""
-        failed: set[str] = set()
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             notification = self._outbox[0]
@@ -1136,13 +1195,13 @@ class ClaimWorkflow:
                 )
             except FailureError as err:
                 self._outbox.append(self._outbox.pop(0))  # the others are not held up behind it
-                if notification.key not in failed:
-                    failed.add(notification.key)
+                if notification.key not in self._reported_late:
+                    self._reported_late.append(notification.key)
                     self._undelivered(notification, _cause(err))
                 continue
             self._outbox.pop(0)
-            if notification.key in failed:
-                failed.discard(notification.key)
+            if notification.key in self._reported_late:
+                self._reported_late.remove(notification.key)
                 self._log("delivery", f"notification to {notification.role} delivered late: {notification.subject}")
 
     def _undelivered(self, notification: Notification, cause: str) -> None:
