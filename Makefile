@@ -22,13 +22,13 @@ test: install
 	$(BIN)/python -m pytest
 
 # Record the workflow histories that the replay test replays. Writes only histories that do
-# not exist yet (tests/histories/claim-NAME.json): recorded ones are never overwritten.
+# not exist yet (tests/histories/claim-NAME.json, complaint-NAME.json): recorded ones are never overwritten.
 # tests/test_history_corpus.py names the policies and paths still without one; record them
 # from tests/test_corpus_paths.py. CI replays them all: `claims replay --dir tests/histories`.
 histories: install
 	RECORD_HISTORIES=1 $(BIN)/python -m pytest tests/test_claim_lifecycle.py tests/test_claim_deadlines.py \
 		tests/test_seed_workflows.py tests/test_seed_readings.py tests/test_engine.py tests/test_read_model.py \
-		tests/test_corpus_paths.py
+		tests/test_corpus_paths.py tests/test_complaints.py
 
 # Benchmarks (not tests): each prints its figures and a ratio against a baseline measured in
 # the same run. Results and the machine they ran on: bench/README.md.

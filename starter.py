@@ -20,6 +20,7 @@ import time
 import types
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
@@ -41,6 +42,8 @@ from claimflow.policy_cli import policy_app
 from claimflow.audit_cli import audit as audit_command
 from claimflow.replay_cli import replay as replay_command
 from claimflow.user_cli import user_app
+from claimflow.complaint_cli import complaint_app
+from claimflow.mail_cli import mail_app
 from claimflow.whatif_cli import what_if as what_if_command
 from claimflow.read_cli import archive_command, list_command, read_model, reindex_command, show_archived
 from claimflow.policy_files import load_policy
@@ -64,6 +67,8 @@ T = TypeVar("T")
 app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(user_app, name="user")
+app.add_typer(complaint_app, name="complaint")
+app.add_typer(mail_app, name="mail")
 app.command("list")(list_command)
 app.command("reindex")(reindex_command)
 app.command("archive")(archive_command)
@@ -571,12 +576,14 @@ def _check_local(settings: Settings, ui_port: int) -> None:
         )
     check_address(settings.temporal_address)
     host, _, port = settings.temporal_address.rpartition(":")
-    for what, number in (("Temporal", int(port)), ("the Web UI", ui_port), ("the agent web UI", settings.web_port)):
+    ports = (("Temporal", int(port)), ("the Web UI", ui_port), ("the agent web UI", settings.web_port),
+             ("the mail catcher", settings.mail_port))  # fmt: skip
+    for what, number in ports:
         with socket.socket() as probe:
             if probe.connect_ex((_bind_ip(host), number)) == 0:
                 raise ClaimError(
                     f"port {number} for {what} is already in use (another `claims up`?); stop it, "
-                    "or pick other ports with TEMPORAL_ADDRESS / --ui-port / CLAIMFLOW_WEB_PORT"
+                    "or pick other ports with TEMPORAL_ADDRESS / --ui-port / CLAIMFLOW_WEB_PORT / CLAIMFLOW_MAIL_PORT"
                 )
 
 
@@ -610,6 +617,8 @@ async def _watch_server(server: subprocess.Popen, log_path: Path, stop: asyncio.
 
 async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log_path: Path) -> None:
     from claimflow.archive import ensure_archive_schedule
+    from claimflow.mail import parse_smtp_url
+    from claimflow.mailcatcher import serve_catcher
     from web.serve import first_admin_password, serve_web
     from worker import run_worker
 
@@ -631,6 +640,10 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
         ("data directory", f"{settings.data_dir}"),
         ("  Temporal database", f"{settings.temporal_db.name}, server log {log_path.name}"),
         ("  outbox", settings.outbox.name),
+        ("  mailbox", f"{settings.mailbox_dir.name}/ (claims mail; the web UI's mailbox)"),
+        ("mail catcher", f"smtp://127.0.0.1:{settings.mail_port}" + (
+            f"; e-mail goes to {parse_smtp_url(settings.smtp_url)} (SMTP_URL)" if settings.smtp_url
+            else "; the worker e-mails here (SMTP_URL is not set)")),
         ("read model", settings.database_url_for_display),
         ("search attributes", ", ".join(f"{s.name} ({s.type})" for s in registered)),
         ("retention", f"{settings.retention_days} days; closed claims archived every "
@@ -649,7 +662,14 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
 
     # The services of the stack, stopped together by Ctrl-C, or when any of them ends or fails.
     # The dev server runs beside them as a child process (see up).
-    services = [run_worker(stop), _watch_server(server, log_path, stop), serve_web(settings, stop, client)]
+    # Without SMTP_URL the worker e-mails the catcher: the mailbox shows what a real install would send.
+    mail_to = settings if settings.smtp_url else replace(settings, smtp_url=f"smtp://127.0.0.1:{settings.mail_port}")
+    services = [
+        serve_catcher(settings.mailbox_dir, settings.mail_port, stop),
+        run_worker(stop, mail_to),
+        _watch_server(server, log_path, stop),
+        serve_web(settings, stop, client),
+    ]
     results = await asyncio.gather(*(_stops_all(service, stop) for service in services), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):

@@ -2,7 +2,7 @@
 `claims` task queue.
 
 Run it with `python worker.py` (uses TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-CLAIMFLOW_DATA_DIR). Several workers may share the task queue.
+CLAIMFLOW_DATA_DIR; SMTP_URL and MAIL_FROM for e-mail). Several workers may share the task queue.
 """
 
 import asyncio
@@ -17,16 +17,19 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from sqlalchemy import Engine
 
 from activities.archive import ArchiveActivities
+from activities.complaint_read_model import ComplaintReadModelActivities
 from activities.notify import NotifyActivities
 from activities.read_model import ReadModelActivities
 from claimflow.db import engine_for, migrate
-from claimflow.settings import TASK_QUEUE, load_settings
+from claimflow.mail import Mailer, mailer_for
+from claimflow.settings import TASK_QUEUE, Settings, load_settings
 from claimflow.temporal import TemporalUnreachable, connect
 from workflows.archiver import ArchiverWorkflow
 from workflows.claim import ClaimWorkflow
 from workflows.claim_v1 import ClaimWorkflowV1
+from workflows.complaint import ComplaintWorkflow
 
-WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1, ArchiverWorkflow]  # the frozen first engine replays older claims
+WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1, ArchiverWorkflow, ComplaintWorkflow]  # the frozen first engine replays older claims
 # Pure, deterministic modules the workflow code uses: shared instead of re-imported in each
 # sandbox. models/ may be passed through because nothing in it reads a clock, a file or the
 # environment (tests/test_purity.py walks it); the holidays library is not (it reads files).
@@ -35,29 +38,38 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, outbox: Path, task_queue: str = TASK_QUEUE, engine: Engine | None = None) -> Worker:
+def build_worker(
+    client: Client, outbox: Path, task_queue: str = TASK_QUEUE, engine: Engine | None = None,
+    mailer: Mailer | None = None,
+) -> Worker:  # fmt: skip
     """A worker for every workflow and activity. The read model is `engine`'s database
-    (created or migrated here), by default SQLite beside the outbox."""
+    (created or migrated here), by default SQLite beside the outbox; notifications are
+    e-mailed through `mailer` (None: the outbox only)."""
     if engine is None:
         engine = engine_for(f"sqlite:///{outbox.parent / 'claims.db'}")
     migrate(engine)
-    notify = NotifyActivities(outbox, engine)
+    notify = NotifyActivities(outbox, engine, mailer)
     read_model = ReadModelActivities(engine)
     archive = ArchiveActivities(engine)
+    complaints = ComplaintReadModelActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[notify.notify, read_model.project_claim, archive.archive_closed_claims],
+        activities=[notify.notify, read_model.project_claim, archive.archive_closed_claims,
+                    complaints.project_complaint],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=SANDBOX,
     )
 
 
-async def run_worker(stop: asyncio.Event | None = None) -> None:
-    settings = load_settings()
+async def run_worker(stop: asyncio.Event | None = None, settings: Settings | None = None) -> None:
+    """Run a worker with `settings` (default: the environment's) until `stop` is set."""
+    settings = settings or load_settings()
     client = await connect(settings)
-    worker = build_worker(client, settings.outbox, engine=engine_for(settings.database_url))
+    worker = build_worker(
+        client, settings.outbox, engine=engine_for(settings.database_url), mailer=mailer_for(settings)
+    )
     logging.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_address)
     if stop is None:
         await worker.run()

@@ -44,6 +44,7 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
     snapshot what the workflow needs."""
     from claimflow.calendars import work_calendar
     from models import limits, rules
+    from models.complaint import COMPLAINT_PREFIX
 
     problems = rules.intake_problems(policy, intake, today)
     future = [
@@ -55,6 +56,8 @@ def claim_input(intake: ClaimIntake, policy: Policy, today: date) -> ClaimInput:
         ]
         if day is not None and day > today
     ]
+    if intake.claim_number.startswith(COMPLAINT_PREFIX):  # workflow ids are shared with complaints
+        future.append(f"claim number {intake.claim_number}: numbers starting {COMPLAINT_PREFIX} are complaints")
     if problems or future:
         raise ClaimError("; ".join(problems + future))
     return ClaimInput(

@@ -19,6 +19,9 @@
 | CLAIMFLOW_SECRET_KEY | unset | signs sessions, CSRF tokens and customer links; unset: a random key kept in `{data_dir}/secret_key` |
 | CLAIMFLOW_PUBLIC_URL | http://{web_host}:{web_port} | the web UI's address as customers reach it (in quote links) |
 | TEMPORAL_UI_URL | http://localhost:8233 | Temporal's Web UI, for the "open in Temporal" links |
+| SMTP_URL | unset | where notifications are e-mailed: smtp://user:password@host:port, smtps:// for implicit TLS, `?starttls=true` to require STARTTLS (claimflow/mail.py); unset: `claims up` sends to its mail catcher, a lone worker only writes the outbox |
+| MAIL_FROM | claimflow@localhost | the sender of every e-mail, `claims@example.com` or `Claims <claims@example.com>` |
+| CLAIMFLOW_MAIL_PORT | 8025 | port of the mail catcher `claims up` runs on 127.0.0.1; it keeps what it receives in `{data_dir}/mail` |
 
 The retention default, 730 days, is the longest claim (a year of warranty and repairs) plus
 a year for audits; each closed claim is also archived (history, sha256, final view) in the
@@ -61,6 +64,9 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)  # CLAIMFLOW_SECRET_KEY (None: see web_secret)
     public_url: str = ""  # CLAIMFLOW_PUBLIC_URL; empty: http://web_host:web_port
     temporal_ui_url: str = "http://localhost:8233"  # TEMPORAL_UI_URL
+    smtp_url: str | None = field(default=None, repr=False)  # SMTP_URL (holds a password); None: no SMTP server
+    mail_from: str = "claimflow@localhost"  # MAIL_FROM
+    mail_port: int = 8025  # CLAIMFLOW_MAIL_PORT: the mail catcher of `claims up`
     problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
 
     def __post_init__(self) -> None:
@@ -76,6 +82,11 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.data_dir / "outbox.jsonl"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the mail catcher keeps what it receives (claimflow/mailcatcher.py)."""
+        return self.data_dir / "mail"
 
     @property
     def temporal_db(self) -> Path:
@@ -154,5 +165,34 @@ def load_settings() -> Settings:
         secret_key=_env("CLAIMFLOW_SECRET_KEY"),
         public_url=(_env("CLAIMFLOW_PUBLIC_URL") or "").rstrip("/"),
         temporal_ui_url=(_env("TEMPORAL_UI_URL") or "http://localhost:8233").rstrip("/"),
+        smtp_url=_smtp_url(problems),
+        mail_from=_mail_from(problems),
+        mail_port=_positive_int("CLAIMFLOW_MAIL_PORT", 8025, problems, at_most=65535),
         problems=tuple(problems),
     )
+
+
+def _smtp_url(problems: list[str]) -> str | None:
+    """SMTP_URL when it reads (claimflow.mail.parse_smtp_url), else None and a problem."""
+    from claimflow.mail import MailConfigError, parse_smtp_url  # (standard library only at import)
+
+    raw = _env("SMTP_URL")
+    if raw is None:
+        return None
+    try:
+        parse_smtp_url(raw)
+    except MailConfigError as err:
+        problems.append(str(err))
+        return None
+    return raw
+
+
+def _mail_from(problems: list[str]) -> str:
+    from claimflow.mail import MailConfigError, check_sender
+
+    raw = _env("MAIL_FROM") or "claimflow@localhost"
+    try:
+        return check_sender(raw)
+    except MailConfigError as err:
+        problems.append(str(err))
+        return "claimflow@localhost"

@@ -17,6 +17,11 @@ def local_date(moment: datetime, tz: str) -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
 
 
+def local_text(moment: datetime, tz: str) -> str:
+    """`moment` as people read it in messages: "2026-12-01 00:34 Asia/Shanghai"."""
+    return f"{moment.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}"
+
+
 def start_of_day(day: date, tz: str) -> datetime:
     """Local midnight at the start of `day`, as an aware UTC datetime."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)

@@ -2,9 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
-
+import re
 import unicodedata
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -389,6 +389,15 @@ MESSAGES = (  # the e-mail templates (claimflow/mail_templates/<message>.<locale
     "complaint_answered",  # to the customer: the reply
     "complaint_escalation",  # a complaint's reply clock ran out: to the level's people
 )
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def email_address(contact: str) -> str | None:
+    """The contact when it is an e-mail address (a customer's contact may be a phone number)."""
+    contact = contact.strip()
+    return contact if _EMAIL.match(contact) else None
 
 
 class Notification(Model):

@@ -129,3 +129,37 @@ class UserRole(StrEnum):
 
 # The languages of the web UI (English is the msgids; web/locale holds the others).
 UI_LOCALES = ("en", "zh_Hans_CN")
+
+
+# --- complaints (models/complaint.py) ---------------------------------------------------
+
+
+class ComplaintChannel(StrEnum):
+    """How a complaint came in (seed 004 System 3: each call, letter and visit is recorded)."""
+
+    PHONE = "phone"
+    LETTER = "letter"
+    VISIT = "visit"
+    EMAIL = "email"
+
+
+class ComplaintState(StrEnum):
+    RECEIVED = "received"  # passed through while the complaint is routed; never waited in
+    AWAITING_REPLY = "awaiting_reply"  # the reply clock runs; past it, the levels' clocks
+    ANSWERED = "answered"  # the customer says whether the reply satisfied them
+    REOPENED = "reopened"  # passed through: not satisfied, a new reply clock starts
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+COMPLAINT_TERMINAL_STATES = frozenset({ComplaintState.CLOSED, ComplaintState.CANCELLED})
+
+
+class ComplaintClock(StrEnum):
+    """A complaint's timers: the reply, each level's own time after it, the customer's feedback."""
+
+    REPLY = "reply"
+    HANDLER = "handler"
+    DEPARTMENT_HEAD = "department_head"
+    LEADER = "leader"
+    FEEDBACK = "feedback"

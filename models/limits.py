@@ -32,3 +32,4 @@ TIMELINE_IN_VIEW = 300  # the view carries the newest entries; the `timeline` qu
 # Snapshotted into each claim's input when it opens: changing it moves new claims only.
 HISTORY_EVENTS_MAX = 1_000
 COMPLAINT_REOPENS_MAX = 3  # times a customer not satisfied reopens one complaint (then a supervisor closes it)
+COMPLAINT_REASSIGNS_MAX = 10  # times one complaint is routed to another department

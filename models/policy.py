@@ -285,6 +285,84 @@ class ServiceRule(Strict):
     clause_ids: ClauseIds
 
 
+Address = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)]  # an e-mail address
+ADDRESSES_MAX = 20  # addresses of one department or leader: a notification carries at most 20 (models/limits.py LIST_MAX)
+ComplaintLevelName = Literal["handler", "department_head", "leader"]
+COMPLAINT_LEVELS: tuple[ComplaintLevelName, ...] = ("handler", "department_head", "leader")  # lowest first
+
+
+class ComplaintDepartment(Strict):
+    """A department complaints are routed to, and where its mail goes."""
+
+    id: Slug
+    name: Annotated[str, Field(min_length=1)]
+    addresses: Annotated[list[Address], Field(min_length=1, max_length=ADDRESSES_MAX)]  # its handlers
+    head_addresses: Annotated[list[Address], Field(max_length=ADDRESSES_MAX)] = []  # its head (none: the handlers')
+    clause_ids: ClauseIds
+
+
+class ComplaintCategory(Strict):
+    """What a complaint is about, and the department that answers it."""
+
+    id: Slug
+    title: Annotated[str, Field(min_length=1)]
+    department: Slug  # a ComplaintDepartment's id
+    clause_ids: ClauseIds
+
+
+class ComplaintLevel(Strict):
+    """A rung of the complaint ladder: when the previous clock runs out (the reply clock for
+    the handler), the complaint escalates to this level, which then has `hours` (counted as
+    the reply is) before it goes to the next level."""
+
+    level: ComplaintLevelName
+    hours: Annotated[int, Field(gt=0, le=OFFSET_HOURS_MAX)]
+    clause_ids: ClauseIds
+
+
+class ComplaintRules(Strict):
+    """How complaints are taken, routed, answered and escalated (models/complaint.py)."""
+
+    clause_ids: ClauseIds  # every call, letter and visit is recorded and routed
+    reply_hours: Annotated[int, Field(gt=0, le=OFFSET_HOURS_MAX)] = 24
+    counting: Literal["wall_clock", "service_hours"] = "wall_clock"  # service hours: the policy's service_hours
+    reply_clause_ids: ClauseIds
+    emergency_clause_ids: ClauseIds  # an emergency goes to the leader at once
+    feedback_days: DeadlineDays = 7  # natural days the customer has to say whether the reply satisfied
+    feedback_clause_ids: ClauseIds
+    departments: Annotated[list[ComplaintDepartment], Field(min_length=1)]
+    categories: Annotated[list[ComplaintCategory], Field(min_length=1)]
+    levels: list[ComplaintLevel]  # handler, department_head, leader, in this order
+    leader_addresses: Annotated[list[Address], Field(min_length=1, max_length=ADDRESSES_MAX)]
+    leader_clause_ids: ClauseIds
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "ComplaintRules":
+        for what, items in (("department", self.departments), ("category", self.categories)):
+            ids = [item.id for item in items]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"complaint {what} ids must be unique")
+        known = [d.id for d in self.departments]
+        for category in self.categories:
+            if category.department not in known:
+                raise ValueError(
+                    f"complaint category {category.id} goes to department {category.department!r}, which is not "
+                    f"among the departments: {', '.join(known)}"
+                )
+        if tuple(level.level for level in self.levels) != COMPLAINT_LEVELS:
+            raise ValueError(f"complaint levels must be {', '.join(COMPLAINT_LEVELS)}, each once, in this order")
+        return self
+
+    def category(self, category_id: str) -> ComplaintCategory | None:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def department(self, department_id: str) -> ComplaintDepartment | None:
+        return next((d for d in self.departments if d.id == department_id), None)
+
+    def level(self, name: ComplaintLevelName) -> ComplaintLevel:
+        return next(level for level in self.levels if level.level == name)
+
+
 class Policy(Strict):
     name: Slug
     # Which reading of the seeds' words the rules apply. 1: as first released; 2: each
@@ -311,6 +389,7 @@ class Policy(Strict):
     channels: list[Channel] = []  # none listed: return repair only
     service_hours: ServiceHours | None = None
     service: ServiceRule | None = None  # claims of kind "service" (none: not offered)
+    complaints: ComplaintRules | None = None  # none: the policy takes no complaints
 
     @field_validator("timezone")
     @classmethod
@@ -320,6 +399,12 @@ class Policy(Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {tz!r}") from None
         return tz
+
+    @model_validator(mode="after")
+    def _complaint_hours_known(self) -> "Policy":
+        if self.complaints is not None and self.complaints.counting == "service_hours" and self.service_hours is None:
+            raise ValueError("complaints.counting = 'service_hours' needs the policy's service_hours")
+        return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Policy":

@@ -134,6 +134,15 @@ CONTEXTS: dict[str, Context | None] = {
     "fee_clause_ids": _fees,
     "service": _service,
     "service_hours": _every_kind,
+    # complaints are not claims: a clause's scope (claim kinds) does not bear on them
+    "complaints": None,
+    "complaints.reply_clause_ids": None,
+    "complaints.emergency_clause_ids": None,
+    "complaints.feedback_clause_ids": None,
+    "complaints.leader_clause_ids": None,
+    "complaints.departments[*]": None,
+    "complaints.categories[*]": None,
+    "complaints.levels[*]": None,
 }
 
 

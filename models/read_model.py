@@ -171,3 +171,61 @@ class ArchiveProgressRow(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     listed_until: datetime
+
+
+# --- complaints (models/complaint.py; written by claimflow/complaint_projection.py) ------
+
+COMPLAINT_KEY_FK = "complaints.complaint_key"
+
+
+class ComplaintRow(SQLModel, table=True):
+    """One row per complaint: what complaint lists show and filter on (open, overdue, by
+    department, by category, a claim's complaints)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_list", "deadline_sort", "complaint_key"),
+        Index("ix_complaints_department", "department", "deadline_sort", "complaint_key"),
+        Index("ix_complaints_category", "category", "deadline_sort", "complaint_key"),
+        Index("ix_complaints_state", "state", "deadline_sort", "complaint_key"),
+    )
+
+    complaint_key: str = Field(primary_key=True)  # first run id of the complaint's workflow
+    complaint_number: str = Field(index=True)
+    policy: str
+    channel: str
+    category: str
+    department: str
+    state: str
+    emergency: bool = False
+    claim_number: str | None = Field(default=None, index=True)  # the claim it is about
+    opened_at: datetime
+    updated_at: datetime
+    reply_due_at: datetime | None = None  # of the current reply clock
+    due_at: datetime | None = None  # the next clock it is chased on
+    due_what: str | None = None  # reply, handler, department_head, leader or feedback
+    deadline_sort: datetime = NO_DEADLINE  # due_at, or NO_DEADLINE: the lists' sort key
+    overdue: bool = Field(default=False, index=True)  # the reply time ran out, no reply yet
+    escalation_level: str | None = None  # handler, department_head or leader
+    replied_at: datetime | None = None
+    replied_late: bool | None = None
+    reopens: int = 0
+    closed_at: datetime | None = None
+    last_action: str | None = None
+    version: int = 0  # how much of the complaint's timeline is projected
+
+
+class ComplaintEventRow(SQLModel, table=True):
+    """A complaint's timeline, one row per entry, numbered from 0."""
+
+    __tablename__ = "complaint_events"
+
+    complaint_key: str = Field(
+        sa_column=Column(String, ForeignKey(COMPLAINT_KEY_FK, onupdate="CASCADE"), primary_key=True)
+    )
+    seq: int = Field(primary_key=True)
+    complaint_number: str = Field(index=True)
+    at: datetime
+    kind: str
+    summary: str
+    by: str | None = None

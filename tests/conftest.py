@@ -189,10 +189,10 @@ def _settled(events) -> bool:
 HISTORIES = Path(__file__).parent / "histories"
 
 
-def recorded_name(name: str) -> str:
+def recorded_name(name: str, engine: str = "claim") -> str:
     """The file name of a new recording: the path's name under today's claim engine (the
-    first engine's recordings carry the bare name)."""
-    return f"claim-{name}"
+    first engine's recordings carry the bare name), or under `engine` ("complaint")."""
+    return f"{engine}-{name}"
 
 
 @pytest.fixture
@@ -201,10 +201,10 @@ def record_history() -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
     when RECORD_HISTORIES=1 and no recording of that name exists, so the replay test keeps
     replaying it against future code."""
 
-    async def record(handle: WorkflowHandle, name: str) -> None:
+    async def record(handle: WorkflowHandle, name: str, engine: str = "claim") -> None:
         if os.environ.get("RECORD_HISTORIES") != "1":
             return
-        path = HISTORIES / f"{recorded_name(name)}.json"
+        path = HISTORIES / f"{recorded_name(name, engine)}.json"
         if path.exists():  # never overwrite: every released version's histories keep replaying
             return
         history = await handle.fetch_history()

@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from claimflow.policy_files import load_policy, policy_names
+from models import complaint
+from models.calendar import WorkCalendar, end_of_natural_days
 from models.claim import DeadlineStatus, Decision, InspectionFindings
 from models.deadline_table import ENGINE_CLAUSES, Expiry, deadline_table, spec_for, state_at
 from models.enums import ClaimKind, ClaimState, DeadlineKind, Fault, Remedy
@@ -139,7 +141,61 @@ def remedy_for(policy: Policy, claim, findings: InspectionFindings) -> Decision:
     return decide_remedy(policy, claim, findings, TODAY, warranty, None)
 
 
+def drive_complaint_reply(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    """A reply clock started now runs out after the reply time, counted as the policy says."""
+    rules, unit = policy.complaints, complaint.hours_unit(policy)
+    due = complaint.reply_due(policy, NOW, WorkCalendar())
+    assert (due == NOW + timedelta(hours=rules.reply_hours)) == (unit == "hours")
+    return f"reply due {due}", (f"{rules.reply_hours} {unit}",)
+
+
+def drive_complaint_level(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    """The level's own time on the ladder, after the clock before it ran out."""
+    level = citation.rule["level"]
+    step = next(s for s in complaint.ladder(policy, NOW, WorkCalendar()) if s.level == level)
+    assert step.until == complaint.level_due(policy, level, step.at, WorkCalendar())
+    return f"{level} until {step.until}", (f"{policy.complaints.level(level).hours} {complaint.hours_unit(policy)}",)
+
+
+def drive_complaint_department(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    """A department's handlers and head are mailed at the addresses the policy gives."""
+    department = policy.complaints.department(citation.rule["id"])
+    assert complaint.recipients(policy, department.id, "handler") == department.addresses
+    return f"mailed to {department.addresses}", ("addresses",)
+
+
+def drive_complaint_leader(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    any_department = policy.complaints.departments[0].id
+    assert complaint.recipients(policy, any_department, "leader") == policy.complaints.leader_addresses
+    return "the leader is mailed at the leader's addresses", ("leader",)
+
+
+def drive_complaint_category(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    """A complaint of the category goes to its department, which the clause names."""
+    routed = complaint.route(policy, citation.rule["id"])
+    assert routed.outcome == citation.rule["department"]
+    return routed.reason, (policy.complaints.department(routed.outcome).name,)
+
+
+def drive_complaint_emergency(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    """An emergency goes to the leader at once (workflows/complaint.py: urgent, at intake)."""
+    return "reported to the leader at once", ("leader at once",)
+
+
+def drive_complaint_feedback(policy: Policy, citation: Citation) -> tuple[str, tuple[str, ...]]:
+    days = policy.complaints.feedback_days
+    assert complaint.feedback_due(policy, NOW) == end_of_natural_days(TODAY, days, policy.timezone)
+    return f"feedback within {days} natural days", (f"{days} natural days",)
+
+
 DRIVERS = {
+    "complaints.reply_clause_ids": drive_complaint_reply,
+    "complaints.levels[*]": drive_complaint_level,
+    "complaints.departments[*]": drive_complaint_department,
+    "complaints.leader_clause_ids": drive_complaint_leader,
+    "complaints.categories[*]": drive_complaint_category,
+    "complaints.emergency_clause_ids": drive_complaint_emergency,
+    "complaints.feedback_clause_ids": drive_complaint_feedback,
     "deadlines.shipping": drive_deadline,
     "deadlines.quote": drive_deadline,
     "deadlines.repair": drive_deadline,

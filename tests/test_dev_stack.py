@@ -78,10 +78,13 @@ async def until_timer_started(client: Client, workflow_id: str) -> None:
 class DevStack:
     def __init__(self, data_dir: Path):
         self.port, self.ui_port, self.web_port = free_port(), free_port(), free_port()
+        self.mail_port = free_port()
         self.env = os.environ | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
             "CLAIMFLOW_DATA_DIR": str(data_dir),
             "CLAIMFLOW_WEB_PORT": str(self.web_port),
+            "CLAIMFLOW_MAIL_PORT": str(self.mail_port),
+            "SMTP_URL": "",  # the worker e-mails the stack's mail catcher
         }
         self.process: subprocess.Popen | None = None
 
@@ -117,7 +120,7 @@ class DevStack:
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
     stack = DevStack(tmp_path)
-    for key in ("TEMPORAL_ADDRESS", "CLAIMFLOW_DATA_DIR", "CLAIMFLOW_WEB_PORT"):
+    for key in ("TEMPORAL_ADDRESS", "CLAIMFLOW_DATA_DIR", "CLAIMFLOW_WEB_PORT", "CLAIMFLOW_MAIL_PORT"):
         monkeypatch.setenv(key, stack.env[key])
     yield stack
     if stack.process is not None and stack.process.poll() is None:  # a test failed half-way
@@ -133,6 +136,7 @@ async def test_claims_and_timers_survive_a_restart(stack, changkong, tmp_path):
     assert f"Temporal Web UI      http://localhost:{stack.ui_port}" in banner
     assert f"data directory       {tmp_path}" in banner
     assert f"read model           sqlite:///{tmp_path}/claims.db" in banner
+    assert f"mail catcher         smtp://127.0.0.1:{stack.mail_port}; the worker e-mails here" in banner
     settings = load_settings()
     today = local_today(changkong.timezone)
     claim = claim_input(intake(changkong, today), changkong, today)

@@ -18,7 +18,7 @@ import pytest
 from models.enums import TERMINAL_STATES, ClaimKind, ClaimState, Remedy
 from tests.conftest import HISTORIES, POLICY_DIR
 from claimflow.policy_files import load_policy
-from workflows.names import CLAIM
+from workflows.names import CLAIM, COMPLAINT
 
 # The paths, as data. Every policy file, with each channel it offers; every terminal outcome;
 # every remedy some policy can produce; every kind of claim.
@@ -53,13 +53,15 @@ class Covered:
     final_state: str | None = None  # None: the history ends before the workflow does
     channel: str | None = None
     remedies: set[str] = field(default_factory=set)
+    decisions: set[tuple[str, str]] = field(default_factory=set)  # (what, outcome) of the final view's decisions
 
 
 def covered(path: Path) -> Covered:
     events = json.loads(path.read_text())["events"]
     started = events[0]["workflowExecutionStartedEventAttributes"]
     claim = _payload(started["input"])
-    seen = Covered(path.stem, started["workflowType"]["name"], claim["policy"]["name"], claim["intake"]["kind"])
+    kind = claim["intake"].get("kind", "complaint")  # a complaint's intake has no claim kind
+    seen = Covered(path.stem, started["workflowType"]["name"], claim["policy"]["name"], kind)
     for event in events:
         upsert = event.get("upsertWorkflowSearchAttributesEventAttributes")  # ClaimState on every change
         state = upsert and upsert["searchAttributes"].get("indexedFields", {}).get("ClaimState")
@@ -75,13 +77,15 @@ def covered(path: Path) -> Covered:
         view = _payload(completed.get("result"))
         seen.final_state, seen.channel = view["state"], view.get("channel")
         seen.states.add(view["state"])
-        seen.remedies |= {view["remedy"]} - {None}
+        seen.remedies |= {view.get("remedy")} - {None}  # (a complaint has none)
         seen.remedies |= {d["remedy"] for d in view.get("decisions", []) if d.get("remedy")}
+        seen.decisions |= {(d["what"], d["outcome"]) for d in view.get("decisions", [])}
     return seen
 
 
 CORPUS = [covered(path) for path in sorted(HISTORIES.glob("*.json"))]
 ENGINE = [c for c in CORPUS if c.workflow_type == CLAIM]  # today's engine; the first one is frozen
+COMPLAINTS = [c for c in CORPUS if c.workflow_type == COMPLAINT]
 
 
 def missing(wanted: set, have: set) -> list:
@@ -127,3 +131,28 @@ def test_the_coverage_check_fails_on_a_gap():
     assert missing(OUTCOMES, {c.final_state for c in without_cancelled}) == ["cancelled"]
     without_konjump = {c.policy for c in ENGINE if c.policy != "konjump"}
     assert missing(set(POLICIES), without_konjump) == ["konjump"]
+
+
+# --- complaints (workflow type "Complaint"; tests/test_complaints.py records them) --------
+
+COMPLAINT_POLICIES = {name for name, policy in POLICIES.items() if policy.complaints is not None}
+# every state a complaint waits in or ends in (received and reopened are passed through)
+COMPLAINT_STATES = {"awaiting_reply", "answered", "closed", "cancelled"}
+COMPLAINT_PATHS = {  # (decision, outcome) of the final view: how the complaint went
+    ("reply", "in_time"), ("reply", "late"), ("leader_deadline", "overdue"), ("emergency", "reported"),
+    ("satisfaction", "satisfied"), ("satisfaction", "reopened"), ("feedback", "closed"),
+}  # fmt: skip
+
+
+def test_every_policy_that_takes_complaints_has_a_recorded_complaint():
+    assert not missing(COMPLAINT_POLICIES, {c.policy for c in COMPLAINTS if c.final_state}), "policies without one"
+
+
+@pytest.mark.parametrize("what, wanted, have", [
+    ("state", COMPLAINT_STATES, lambda c: c.states),
+    ("path", COMPLAINT_PATHS, lambda c: c.decisions),
+])  # fmt: skip
+def test_every_complaint_path_has_a_recorded_history(what, wanted, have):
+    seen = set().union(*(have(c) for c in COMPLAINTS))
+    assert not missing(wanted, seen), f"no recorded complaint history has this {what}"
+

@@ -28,8 +28,8 @@ def stored(engine) -> list[NotificationRow]:
 def test_a_retry_sends_nothing_and_leaves_one_row(engine, tmp_path):
     outbox = tmp_path / "outbox.jsonl"
     notify = NotifyActivities(outbox, engine).notify
-    assert notify(notification()) is True
-    assert notify(notification()) is False
+    assert notify(notification()).delivered_now is True
+    assert notify(notification()).delivered_now is False
     assert [n.key for n in read_outbox(outbox)] == ["N-1/shipping#1/0"]
     [row] = stored(engine)
     assert row.delivered_at is not None
@@ -40,7 +40,7 @@ def test_delivery_is_decided_by_the_database_not_the_outbox_file(engine, tmp_pat
     notify = NotifyActivities(outbox, engine).notify
     notify(notification())
     outbox.unlink()  # rotated away, say: the retry still knows it was delivered
-    assert notify(notification()) is False
+    assert notify(notification()).delivered_now is False
     assert not outbox.exists()
 
 
@@ -56,7 +56,7 @@ def test_two_workers_at_once_leave_one_row_and_one_line(engine, database_url, tm
         start.wait()
         for key in keys:
             try:
-                results.append(notify(notification(key)))
+                results.append(notify(notification(key)).delivered_now)
             except BaseException as err:  # noqa: BLE001 - reported below
                 failures.append(err)
 
@@ -78,8 +78,8 @@ def test_a_truncated_or_garbage_line_in_the_outbox_stops_nothing(engine, tmp_pat
     outbox = tmp_path / "outbox.jsonl"
     outbox.write_bytes(b'not json at all\n\xff\xfe binary\n{"key": "N-0/shipping#1/0", "claim_num')  # died mid-line
     notify = NotifyActivities(outbox, engine).notify
-    assert notify(notification("N-1/shipping#1/0")) is True
-    assert notify(notification("N-2/shipping#1/0")) is True
+    assert notify(notification("N-1/shipping#1/0")).delivered_now is True
+    assert notify(notification("N-2/shipping#1/0")).delivered_now is True
     assert [n.key for n in read_outbox(outbox)] == ["N-1/shipping#1/0", "N-2/shipping#1/0"]
     assert outbox.read_bytes().endswith(b'"claim_num\n' + notification("N-1/shipping#1/0").model_dump_json().encode()
                                         + b"\n" + notification("N-2/shipping#1/0").model_dump_json().encode() + b"\n")

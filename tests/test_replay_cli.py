@@ -64,7 +64,7 @@ def test_the_recorded_corpus_replays_clean_one_row_per_file():
     rows = replayed(result)
     assert sorted(rows) == [path.stem for path in CORPUS]
     assert all(row["verdict"] == "clean" and row["event_id"] is None for row in rows.values())
-    assert {rows[path.stem]["workflow_type"] for path in CORPUS} == {"Claim", "ClaimWorkflow"}
+    assert {rows[path.stem]["workflow_type"] for path in CORPUS} == {"Claim", "ClaimWorkflow", "Complaint"}
     assert all(row["events"] > 0 for row in rows.values())
     assert json.loads(result.stdout)["failed"] == 0
 

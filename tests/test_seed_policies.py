@@ -169,6 +169,13 @@ def citations(policy: Policy) -> dict[str, list[str]]:
             cited[f"channels.{channel.kind}.fees"] = channel.fees_clause_ids
         if channel.determination_clause_ids:
             cited[f"channels.{channel.kind}.determination"] = channel.determination_clause_ids
+    if (c := policy.complaints) is not None:
+        for field in ("clause_ids", "reply_clause_ids", "emergency_clause_ids", "feedback_clause_ids",
+                      "leader_clause_ids"):  # fmt: skip
+            cited[f"complaints.{field}"] = getattr(c, field)
+        for group, items in (("departments", c.departments), ("categories", c.categories), ("levels", c.levels)):
+            for n, item in enumerate(items):
+                cited[f"complaints.{group}.{n}"] = item.clause_ids
     return cited
 
 

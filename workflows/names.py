@@ -12,3 +12,6 @@ def claim_types_query() -> str:
 # Activities, referenced by name so that workflow code never imports their implementations.
 NOTIFY = "notify"
 PROJECT_CLAIM = "project_claim"
+
+COMPLAINT = "Complaint"  # one complaint, from intake to closing (workflows/complaint.py)
+PROJECT_COMPLAINT = "project_complaint"

@@ -1,6 +1,17 @@
 """The pages, one module each; ROUTERS is what the app includes."""
 
-from web.routes import audit, auth, claim_page, claims_list, customer, dashboard, escalations, new_claim, users
+from web.routes import (
+    audit,
+    auth,
+    claim_page,
+    claims_list,
+    customer,
+    dashboard,
+    escalations,
+    mailbox,
+    new_claim,
+    users,
+)
 
 ROUTERS = [
     auth.router,
@@ -12,4 +23,5 @@ ROUTERS = [
     customer.router,
     users.router,
     audit.router,
+    mailbox.router,
 ]
