@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from models.claim import FeeLine, InspectionFindings, Model, Money, Name, Note, Text
+from models.claim import FeeLine, InspectionFindings, Model, Money, Name, Note, SaneDate, Text
 from models.limits import LIST_MAX
 from models.enums import ClaimState, DeadlineKind
 
@@ -156,6 +156,15 @@ class ExtendDeadline(AgentAction):
     reason: Text
 
 
+class ScheduleVisit(AgentAction):
+    """The on-site check is booked: the day the professional comes, and who (seed 004,
+    clause 3: "the company will send professionals to check"). The visit deadline moves to
+    the end of that day, so a visit not held by its date escalates."""
+
+    on: SaneDate
+    professional: Name
+
+
 ACTIONS: dict[str, type[AgentAction]] = {
     "record_customer_shipment": RecordCustomerShipment,
     "receive_parcel": ReceiveParcel,
@@ -178,6 +187,7 @@ ACTIONS: dict[str, type[AgentAction]] = {
     "record_onsite_report": RecordOnsiteReport,
     "record_determination": RecordDetermination,
     "reopen_claim": ReopenClaim,
+    "schedule_visit": ScheduleVisit,
     "extend_deadline": ExtendDeadline,
     "assign_claim": AssignClaim,
     "settle_unpaid": SettleUnpaid,
@@ -204,6 +214,7 @@ STATES_FOR_ACTION: dict[str, frozenset[ClaimState]] = {
     "choose_channel": frozenset({S.REMOTE_GUIDANCE}),
     "record_documentation": frozenset({S.AWAITING_DOCUMENTATION}),
     "record_onsite_report": frozenset({S.ONSITE_VISIT}),
+    "schedule_visit": frozenset({S.ONSITE_VISIT}),
     "record_determination": frozenset({S.AWAITING_DETERMINATION}),
     "reopen_claim": frozenset({S.EXPIRED}),
 }

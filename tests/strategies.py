@@ -297,6 +297,8 @@ def field_values(policy: Policy | None = None, quote_total: Decimal | None = Non
         "within_policy": st.booleans(),
         "assignee": names,
         "owed": st.lists(st.fixed_dictionaries({"item": fee_items, "amount": line_amounts}), max_size=2),
+        "on": st.dates(min_value=limits.EARLIEST_DATE, max_value=date(2100, 12, 31)),  # a visit's day
+        "professional": names,
         **findings_fields(policy),
     }
 

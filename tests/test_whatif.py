@@ -62,8 +62,11 @@ def test_rerun_under_the_snapshot_gives_the_recorded_decisions(path: Path):
 def test_the_snapshot_itself_changes_nothing():
     for path in RECORDED:
         h = WorkflowHistory.from_json(path.stem, path.read_text())
-        snapshot = read_history(h).claim.policy
-        report = what_if([h], snapshot)
+        recorded = read_history(h)
+        report = what_if([h], recorded.claim.policy)
+        if recorded.continued:  # read alone, a run that continues a claim is not a claim
+            assert (report.claims, len(report.skipped)) == (0, 1), path.stem
+            continue
         assert (report.claims, report.changes, report.totals, report.money) == (1, [], {}, []), path.stem
 
 

@@ -21,7 +21,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -49,13 +48,14 @@ with workflow.unsafe.imports_passed_through():
         ReopenClaim,
         ReportFault,
         ResolveRemotely,
+        ScheduleVisit,
         SendQuote,
         SettleUnpaid,
         ShipBack,
         allowed_actions,
         refusal,
     )
-    from models.calendar import local_date
+    from models.calendar import end_of_natural_days, local_date, local_text, next_in_service
     from models.claim import (
         ActionResult,
         CarriedClaim,
@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimView,
         DeadlineStatus,
         Decision,
+        Delivery,
         Escalation,
         FeeLine,
         Notification,
@@ -70,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         Quote,
         TimelineEntry,
         escalation_notification_key,
+        email_address,
         escalation_subject,
         is_overdue,
         next_deadline,
@@ -100,23 +102,25 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import CLAIM, NOTIFY, PROJECT_CLAIM
     from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_STATE
 
+from workflows.delivery import DELIVERY_BOUND, DELIVERY_RETRY, LOCAL_PROJECTION_BOUND, LOCAL_RETRY, cause_of, span
+
 S = ClaimState
 
-# Deliveries. The read model is written by a local activity (one marker event, in the
-# same workflow task as the action); when that fails, by a regular activity retried by
-# the server within DELIVERY_BOUND, again and again until the database is back.
-# A notification is a regular activity with the same bound: one that is not delivered
-# within it is recorded in the timeline and escalated to the supervisor, and retried.
-LOCAL_PROJECTION_BOUND = timedelta(seconds=5)
-DELIVERY_BOUND = timedelta(hours=2)
-DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
-LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
+# Deliveries (their bounds in workflows/delivery.py). The read model is written by a local
+# activity (one marker event, in the same workflow task as the action); when that fails, by
+# a regular activity retried by the server within DELIVERY_BOUND, again and again until the
+# database is back. A notification is a regular activity with the same bound: one that is
+# not delivered within it is recorded in the timeline, escalated to the supervisor, and
+# retried. The claim keeps its own two loops, as it carries their state into a continued
+# run; complaints use delivery.py's Outbox and ReadModelFeed.
 
 # Behaviour changes made under open claims, each guarded by `workflow.patched` where it
 # diverges (README, "Changing a workflow"). A claim whose history has no marker of a patch
 # takes the old branch on replay, and keeps taking it after.
 PAYMENT_DUE_NOTICE = "payment-due-notice"  # the customer is told the amount and due moment on entering awaiting_payment
 CONTINUE_AS_NEW = "continue-as-new"  # a long history continues in a new run (models.claim.CarriedClaim)
+EMAIL = "email-notifications"  # customer messages at their moments; non-urgent mail waits for service hours; outcomes logged
+
 # The bound of claims opened before their input carried one. Never change it: their
 # histories continued as new where it said.
 UNBOUNDED_INPUT_EVENTS_MAX = 1_000
@@ -484,6 +488,7 @@ class ClaimWorkflow:
         self._quote = Quote(
             lines=a.lines, currency=self._policy.currency, sent_at=workflow.now(), valid_until=deadline.due_at
         )
+        self._quote_message()
         return result
 
     @send_quote.validator
@@ -722,17 +727,48 @@ class ClaimWorkflow:
         now = workflow.now()
         deadline.due_at += timedelta(days=a.days)
         deadline.extensions += 1
-        deadline.due_passed = deadline.due_at <= now
-        deadline.escalated_at = None
-        deadline.acknowledged_by = None
-        ladder = self._ladder(deadline)
-        deadline.steps_fired = sum(1 for step in ladder if deadline.due_at + timedelta(hours=step.offset_hours) <= now)
+        self._rearm(deadline, now)
         if a.deadline is DeadlineKind.QUOTE and self._quote is not None:
             self._quote = self._quote.model_copy(update={"valid_until": deadline.due_at})
         self._act(a, f"{a.deadline.value} deadline extended by {a.days} days to {deadline.due_at}: {a.reason}")
         self._log("deadline", f"{a.deadline.value} deadline #{deadline.cycle} now due {deadline.due_at}")
         self._changes += 1
         return self._result(f"{a.deadline.value} deadline now due {deadline.due_at}")
+
+    def _rearm(self, deadline: DeadlineStatus, now: datetime) -> None:
+        """A deadline whose due moment moved: its ladder counts again from the new moment."""
+        deadline.due_passed = deadline.due_at <= now
+        deadline.escalated_at = None
+        deadline.acknowledged_by = None
+        ladder = self._ladder(deadline)
+        deadline.steps_fired = sum(1 for step in ladder if deadline.due_at + timedelta(hours=step.offset_hours) <= now)
+
+    @workflow.update
+    def schedule_visit(self, a: ScheduleVisit) -> ActionResult:
+        self._catch_up()
+        deadline = self._open_deadline(DeadlineKind.ONSITE_VISIT)
+        assert deadline is not None
+        deadline.due_at = end_of_natural_days(a.on, 0, self._policy.timezone)
+        self._rearm(deadline, workflow.now())
+        self._act(a, f"on-site check booked for {a.on} with {a.professional}")
+        self._log("deadline", f"onsite_visit deadline #{deadline.cycle} now due {deadline.due_at}: the end of the visit's day")
+        self._changes += 1
+        return self._result(f"visit booked for {a.on}; onsite_visit deadline now due {deadline.due_at}")
+
+    @schedule_visit.validator
+    def _check_schedule_visit(self, a: ScheduleVisit) -> None:
+        self._check("schedule_visit")
+        deadline = self._open_deadline(DeadlineKind.ONSITE_VISIT)
+        if deadline is None:
+            raise ApplicationError("no on-site visit deadline is open", type="InvalidAction")
+        if a.on < self._today():
+            raise ApplicationError(f"the visit day {a.on} is in the past (today is {self._today()})", type="InvalidAction")
+        if end_of_natural_days(a.on, 0, self._policy.timezone) > deadline.due_at:
+            raise ApplicationError(
+                f"the visit day {a.on} is after the onsite_visit deadline ({deadline.due_at:%Y-%m-%d %H:%M} UTC, "
+                f"{', '.join(deadline.clause_ids)}); a supervisor can extend it first",
+                type="InvalidAction",
+            )
 
     @extend_deadline.validator
     def _check_extend_deadline(self, a: ExtendDeadline) -> None:
@@ -901,6 +937,7 @@ class ClaimWorkflow:
             self._enter(before, state)
             if state is S.AWAITING_PAYMENT:
                 self._payment_due_notice()
+            self._tell_customer(state)
         self._changes += 1
         return self._result(f"claim is {state.value}")
 
@@ -949,7 +986,7 @@ class ClaimWorkflow:
         assert deadline is not None
         deadline.paused_at = workflow.now()
         left = deadline.due_at - deadline.paused_at
-        self._log("deadline", f"{kind.value} deadline paused while the claim waits on the customer ({_span(left)} left)")
+        self._log("deadline", f"{kind.value} deadline paused while the claim waits on the customer ({span(left)} left)")
 
     def _resume(self, kind: DeadlineKind) -> None:
         deadline = self._open_deadline(kind)
@@ -1021,6 +1058,7 @@ class ClaimWorkflow:
         self._escalations.append(escalation)
         subject = escalation_subject(self._number, escalation, deadline.due_at)
         self._log("escalation", f"{subject}; {step.notify.value} notified")
+        to_customer = step.notify is Role.CUSTOMER
         self._send(
             escalation_notification_key(self._number, escalation),
             step.notify.value,
@@ -1028,16 +1066,76 @@ class ClaimWorkflow:
             subject,
             f"The {deadline.kind.value} deadline of claim {self._number} is {deadline.due_at}. "
             f"The claim is {self._state.value}. Policy clauses: {', '.join(deadline.clause_ids)}.",
-        )
+            facts={"deadline": deadline.kind.value, "due_at": self._local(deadline.due_at),
+                   "state": self._state.value, "level": step.level.value, "clauses": ", ".join(deadline.clause_ids)},
+            to=self._customer_address() if to_customer else [],
+            urgent=step.level is EscalationLevel.MANAGER,
+        )  # fmt: skip
 
-    def _send(self, key: str, role: str, level: EscalationLevel, subject: str, body: str) -> None:
-        """Queue a notification for delivery (`_deliver_notifications`); `key` makes it once."""
+    def _send(
+        self, key: str, role: str, level: EscalationLevel, subject: str, body: str, *, message: str = "escalation",
+        facts: dict[str, str] | None = None, to: list[str] | None = None, urgent: bool = False,
+    ) -> None:  # fmt: skip
+        """Queue a notification for delivery (`_deliver_notifications`); `key` makes it once.
+        `facts` fill the e-mail's template (`message`); `to` are addresses the claim knows."""
         self._outbox.append(
             Notification(
                 key=key, claim_number=self._number, role=role, level=level, subject=subject, body=body,
-                at=workflow.now(),
+                at=workflow.now(), message=message, to=to or [], urgent=urgent, policy=self._policy.name,
+                facts={"claim_number": self._number, "policy": self._policy.name, **(facts or {})},
             )  # fmt: skip
         )
+
+    def _local(self, moment: datetime) -> str:
+        """A moment as the e-mail shows it: in the policy's time zone, which it names."""
+        return local_text(moment, self._policy.timezone)
+
+    def _customer_address(self) -> list[str]:
+        address = email_address(self._intake.customer.contact)
+        return [address] if address else []
+
+    def _emails(self) -> bool:
+        """Whether this claim sends customer messages, waits for service hours and logs each
+        delivery (patch EMAIL: claims recorded before it did none of these)."""
+        return workflow.patched(EMAIL)
+
+    def _tell_customer(self, state: ClaimState) -> None:
+        """The customer's e-mail at the moments they expect one: the RMA with its shipping
+        deadline, the quote, the product on its way back (the payment due notice is
+        `_payment_due_notice`). Only to a contact that is an e-mail address."""
+        if state not in (S.AWAITING_PARCEL, S.SHIPPED_BACK) or not self._customer_address():
+            return
+        if not self._emails():
+            return
+        if state is S.AWAITING_PARCEL:
+            deadline = self._open_deadline(DeadlineKind.SHIPPING)
+            due = self._local(deadline.due_at) if deadline else ""
+            self._tell("rma_issued", f"{self._rma}", f"claim {self._number}: RMA {self._rma} issued",
+                       f"Please ship the product with RMA {self._rma}" + (f" by {due}." if due else "."),
+                       {"rma_number": self._rma or "", "due_at": due})  # fmt: skip
+        else:
+            self._tell("shipped_back", f"shipped#{self._repair_cycles}", f"claim {self._number}: on its way back",
+                       "Your product is on its way back.", {})  # fmt: skip
+
+    def _quote_message(self) -> None:
+        """The customer's e-mail with the quote just sent (the notify activity adds its link)."""
+        if self._quote is None or not self._customer_address() or not self._emails():
+            return
+        total = f"{self._quote.total} {self._quote.currency}"
+        until = self._local(self._quote.valid_until)
+        facts = {
+            "total": total,
+            "valid_until": until,
+            "quote_sent_at": self._quote.sent_at.isoformat(),  # the activity signs the customer's link from these
+            "quote_valid_until": self._quote.valid_until.isoformat(),
+        }
+        self._tell("quote_sent", f"quote#{self._quotes_sent}", f"claim {self._number}: quote of {total}",
+                   f"Your repair quote comes to {total}; it holds until {until}.", facts)  # fmt: skip
+
+    def _tell(self, message: str, what: str, subject: str, body: str, facts: dict[str, str]) -> None:
+        self._log("delivery", f"{message.replace('_', ' ')} message queued for the customer")
+        self._send(f"{self._number}/{message}/{what}", Role.CUSTOMER.value, EscalationLevel.REMINDER, subject, body,
+                   message=message, facts=facts, to=self._customer_address())  # fmt: skip
 
     def _payment_due_notice(self) -> None:
         """Tell the customer what to pay and by when, as the payment deadline starts (patch
@@ -1062,6 +1160,9 @@ class ClaimWorkflow:
             subject,
             f"Claim {self._number}: please pay {amount} {currency} ({what}) by {deadline.due_at}. "
             f"Policy clauses: {', '.join(deadline.clause_ids)}.",
+            message="payment_due",
+            facts={"amount": f"{amount} {currency}", "what": what, "due_at": self._local(deadline.due_at)},
+            to=self._customer_address(),
         )
 
     def _extendable(self) -> list[DeadlineKind]:
@@ -1171,11 +1272,11 @@ class ClaimWorkflow:
             except FailureError as err:  # a local activity raises its failure itself, not an ActivityError
                 if self._behind_since is None:
                     self._behind_since = workflow.now()
-                    self._log("delivery", f"read model not updated ({_cause(err)}); retrying until it is back")
+                    self._log("delivery", f"read model not updated ({cause_of(err)}); retrying until it is back")
                 continue
             self._projected = snapshot.version
             if self._behind_since is not None:
-                self._log("delivery", f"read model caught up after {_span(workflow.now() - self._behind_since)}")
+                self._log("delivery", f"read model caught up after {span(workflow.now() - self._behind_since)}")
                 self._behind_since = None
 
     async def _deliver_notifications(self) -> None:
@@ -1184,9 +1285,11 @@ class ClaimWorkflow:
         notify activity's database key makes every send idempotent."""
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
+            if self._emails() and not await self._in_service_hours():
+                continue
             notification = self._outbox[0]
             try:
-                await workflow.execute_activity(
+                result = await workflow.execute_activity(
                     NOTIFY,
                     notification,
                     schedule_to_close_timeout=DELIVERY_BOUND,
@@ -1197,17 +1300,38 @@ class ClaimWorkflow:
                 self._outbox.append(self._outbox.pop(0))  # the others are not held up behind it
                 if notification.key not in self._reported_late:
                     self._reported_late.append(notification.key)
-                    self._undelivered(notification, _cause(err))
+                    self._undelivered(notification, cause_of(err))
                 continue
             self._outbox.pop(0)
+            if self._emails() and isinstance(result, dict):  # a Delivery (recorded before EMAIL: True)
+                self._log("delivery", f"{notification.subject}: {Delivery.model_validate(result).note}")
             if notification.key in self._reported_late:
                 self._reported_late.remove(notification.key)
                 self._log("delivery", f"notification to {notification.role} delivered late: {notification.subject}")
 
+    async def _in_service_hours(self) -> bool:
+        """Put an urgent notification first; when the first one is not urgent and the policy's
+        service hours are closed, wait until they open (or an urgent one comes) and say False."""
+        urgent = next((i for i, n in enumerate(self._outbox) if n.urgent), None)
+        if urgent is not None:
+            self._outbox.insert(0, self._outbox.pop(urgent))
+            return True
+        now = workflow.now()
+        opens = next_in_service(now, self._policy.service_hours, self._policy.timezone, self._calendar)
+        if opens <= now:
+            return True
+        try:
+            await workflow.wait_condition(
+                lambda: any(n.urgent for n in self._outbox), timeout=opens - now, timeout_summary="until service hours"
+            )
+        except asyncio.TimeoutError:
+            pass  # the desk opens
+        return False
+
     def _undelivered(self, notification: Notification, cause: str) -> None:
         self._log(
             "delivery",
-            f"notification to {notification.role} not delivered within {_span(DELIVERY_BOUND)} ({cause}): "
+            f"notification to {notification.role} not delivered within {span(DELIVERY_BOUND)} ({cause}): "
             f"{notification.subject}; retrying",
         )
         if notification.key.endswith("/undelivered"):
@@ -1219,8 +1343,11 @@ class ClaimWorkflow:
                     "role": "supervisor",
                     "subject": f"undelivered: {notification.subject}",
                     "body": f"A notification to the {notification.role} could not be delivered within "
-                    f"{_span(DELIVERY_BOUND)} ({cause}). {notification.body}",
+                    f"{span(DELIVERY_BOUND)} ({cause}). {notification.body}",
                     "at": workflow.now(),
+                    "message": "undelivered",  # to the supervisors, never the customer's message again
+                    "to": [],
+                    "urgent": False,
                 }
             )
         )
@@ -1335,12 +1462,3 @@ def _within(count: int, limit: int, what: str) -> None:
     if count >= limit:
         raise ApplicationError(f"at most {limit} {what}", type="LimitReached")
 
-
-def _span(delta: timedelta) -> str:
-    hours = int(delta.total_seconds() // 3600)
-    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"
-
-
-def _cause(err: FailureError) -> str:
-    cause = err.cause if err.cause is not None else err
-    return str(cause)[:200] or type(cause).__name__
