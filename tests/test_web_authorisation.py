@@ -6,7 +6,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from models.enums import UserRole
-from models.permissions import CAN_MANAGE_USERS, CAN_OPEN_CLAIMS, CAN_READ, CAN_WORK_ESCALATIONS, may_act
+from models.permissions import CAN_MANAGE_USERS, CAN_OPEN_CLAIMS, CAN_READ, CAN_READ_MAIL, CAN_WORK_ESCALATIONS, may_act
+from models.permissions import CAN_OPEN_COMPLAINTS, may_act_on_complaint
 from tests.web_support import USERS
 from web.routes import ROUTERS
 
@@ -18,7 +19,11 @@ def acting(action: str) -> frozenset[UserRole]:
     return frozenset(role for role in UserRole if may_act(role, action))
 
 
-# (method, path pattern, concrete path, who may): {n} is a real claim, {t} a link token.
+def acting_on_complaints(action: str) -> frozenset[UserRole]:
+    return frozenset(role for role in UserRole if may_act_on_complaint(role, action))
+
+
+# (method, path pattern, concrete path, who may): {n} is a real claim, {c} a real complaint, {t} a link token.
 ROUTES = [
     ("GET", "/", "/", PUBLIC),
     ("GET", "/signin", "/signin", PUBLIC),
@@ -46,6 +51,17 @@ ROUTES = [
     ("GET", "/me", "/me", EVERYONE),
     ("POST", "/me", "/me", EVERYONE),
     ("POST", "/me/password", "/me/password", EVERYONE),
+    ("GET", "/mailbox", "/mailbox", CAN_READ_MAIL),
+    ("GET", "/mailbox/{number}", "/mailbox/1", CAN_READ_MAIL),
+    ("GET", "/mailbox/{number}.eml", "/mailbox/1.eml", CAN_READ_MAIL),
+    ("GET", "/complaints", "/complaints", EVERYONE),
+    ("GET", "/complaints/new", "/complaints/new", CAN_OPEN_COMPLAINTS),
+    ("POST", "/complaints/new", "/complaints/new", CAN_OPEN_COMPLAINTS),
+    ("GET", "/complaints/{number}", "/complaints/{c}", EVERYONE),
+    ("POST", "/complaints/{number}/act/{action}", "/complaints/{c}/act/record_reply",
+     acting_on_complaints("record_reply")),
+    ("POST", "/complaints/{number}/act/{action}", "/complaints/{c}/act/close_complaint",
+     acting_on_complaints("close_complaint")),
 ]
 WHO = [None, *USERS]  # anonymous, then amy (agent), sam (supervisor), aud (auditor), root (admin)
 
@@ -63,7 +79,7 @@ def test_the_table_lists_every_route_of_the_app():
 
 
 @pytest.fixture(scope="module")
-async def site(env, tmp_path_factory, changkong):
+async def site(env, tmp_path_factory, changkong, figures):
     """One web app, worker and claim for the whole table (the requests change nothing that
     matters to another: actions are refused or fail validation)."""
     from tests.conftest import claims_on
@@ -73,15 +89,32 @@ async def site(env, tmp_path_factory, changkong):
     async with claims_on(env, data_dir) as claims:
         web = build_web(data_dir, claims.client, claims.task_queue)
         web.claim = (await claims.open(changkong)).id
+        web.complaint = await _complaint(claims, figures)
         yield web
         await web.close()
+
+
+async def _complaint(claims, policy) -> str:
+    """A complaint under `policy`, terminated with the claims."""
+    from claimflow.complaints import complaint_input, new_complaint_number, open_complaint
+    from models.complaint import ComplaintIntake
+
+    intake = ComplaintIntake(
+        complaint_number=new_complaint_number(), policy=policy.name, channel="phone",
+        category=policy.complaints.categories[0].id, description="the paint peels",
+        customer={"name": "Wang Fang", "contact": "+86 138 0000 0000"}, opened_by="reception",
+    )  # fmt: skip
+    handle = await open_complaint(claims.client, complaint_input(intake, policy, await claims.today(policy)),
+                                  claims.task_queue)  # fmt: skip
+    claims.opened.append(handle)
+    return handle.id
 
 
 @pytest.mark.parametrize("who", WHO, ids=lambda w: w or "anonymous")
 @pytest.mark.parametrize(("method", "pattern", "path", "allowed"), ROUTES, ids=lambda v: v if isinstance(v, str) else "")
 async def test_each_role_on_each_route(site, who, method, pattern, path, allowed):
     web = site
-    path = path.replace("{n}", web.claim).replace("{t}", "not-a-token")
+    path = path.replace("{n}", web.claim).replace("{c}", web.complaint).replace("{t}", "not-a-token")
     client = await web.as_user(who) if who else web.anonymous()
     token = getattr(client, "csrf", None)
     if token is None:  # anonymous: the session's token from the sign-in page

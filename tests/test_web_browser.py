@@ -302,7 +302,7 @@ async def test_a_chinese_user_gets_the_chinese_ui(running, chrome):
     assert await li.get_attribute("html", "lang") == "zh-Hans"
     await expect(li.locator("table.claims")).to_be_visible()
     nav = li.locator("header nav a")
-    await expect(nav).to_have_count(3)  # claims, new claim, dashboard
+    await expect(nav).to_have_count(4)  # claims, complaints, new claim, dashboard
     claims_word = translations("zh_Hans_CN").gettext("Claims")
     # The catalogue is filled at the end of issue 12: while "Claims" has no translation the
     # navigation shows the English word, and only the language attribute is checked.

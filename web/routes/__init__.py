@@ -5,6 +5,7 @@ from web.routes import (
     auth,
     claim_page,
     claims_list,
+    complaints,
     customer,
     dashboard,
     escalations,
@@ -24,4 +25,5 @@ ROUTERS = [
     users.router,
     audit.router,
     mailbox.router,
+    complaints.router,
 ]

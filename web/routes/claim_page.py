@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from claimflow.archive import archived_claims, archived_view
 from claimflow.claims import ClaimError, act, view, view_and_end
+from claimflow.complaint_lists import complaints_of_claim
 from claimflow.policy_files import load_policy
 from claimflow.refused import record_refused, refused_attempts
 from claimflow.users import list_users
@@ -432,6 +433,9 @@ async def _context(request: Request, user, number: str, posted: ActionForm | Non
         and (bool(claim.allowed_actions) or claim.state not in TERMINAL_STATES),
         "poll_seconds": POLL_SECONDS,
         "now": now,
+        # the complaints about this claim (shown outside the live region: not read by the poll)
+        "complaints": [] if live else await asyncio.to_thread(complaints_of_claim, request.app.state.reader,
+                                                               claim.claim_number),  # fmt: skip
     }
 
 
