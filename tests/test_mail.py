@@ -483,3 +483,18 @@ def test_settings_read_mail_and_report_bad_values(monkeypatch):
         "CLAIMFLOW_MAIL_PORT must be a whole number from 1 to 65535, not 'eighty'",
     )  # fmt: skip
     assert settings.smtp_url is None and settings.mail_from == "claimflow@localhost"
+
+
+def test_an_emergency_is_not_mailed_as_a_late_reply():
+    """An emergency reaches the leader as it is taken in: its mail says so, in both languages."""
+    n = Notification(
+        key="CP-1/emergency", claim_number="CP-1", role="leader", level="manager", subject="s", body="b",
+        at=datetime(2026, 1, 1, tzinfo=UTC), message="complaint_escalation", urgent=True,
+        facts={"emergency": "yes", "category": "short quantity", "department": "warehouse",
+               "due_at": "2026-01-02 08:00 Asia/Shanghai", "description": "two figures missing"},
+    )  # fmt: skip
+    english, chinese = render(n, "en"), render(n, "zh_Hans_CN")
+    assert "EMERGENCY" in english.subject and "at once" in english.text and "not answered" not in english.text
+    assert "紧急投诉" in chinese.subject and "未按时答复" not in chinese.text
+    late = render(n.model_copy(update={"facts": {**n.facts, "emergency": "no"}}), "en")
+    assert "not answered in time" in late.text
