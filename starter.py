@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
 import typer
 from pydantic import BaseModel, ValidationError
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 from rich.markup import escape
 from rich.table import Table
@@ -38,14 +40,7 @@ from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
 from claimflow.claims import ClaimError
 from claimflow.console import InputError, cli_errors, explain_flags, out, safe
-from claimflow.policy_cli import policy_app
-from claimflow.audit_cli import audit as audit_command
-from claimflow.replay_cli import replay as replay_command
-from claimflow.user_cli import user_app
-from claimflow.complaint_cli import complaint_app
-from claimflow.mail_cli import mail_app
-from claimflow.whatif_cli import what_if as what_if_command
-from claimflow.read_cli import archive_command, list_command, read_model, reindex_command, show_archived
+from claimflow.read_cli import read_model, show_archived
 from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
 from claimflow.temporal import (
@@ -64,17 +59,57 @@ from models.claim import ActionResult, ClaimIntake, ClaimView
 from models.enums import ClaimKind
 
 T = TypeVar("T")
-app = typer.Typer(help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
-app.add_typer(user_app, name="user")
-app.add_typer(complaint_app, name="complaint")
-app.add_typer(mail_app, name="mail")
-app.command("list")(list_command)
-app.command("reindex")(reindex_command)
-app.command("archive")(archive_command)
-app.command("audit")(audit_command)
-app.command("replay")(replay_command)
-app.command("what-if")(what_if_command)
+
+# Commands defined in modules of their own are imported only when they run (or when help
+# lists them), so a command imports only what it uses: name -> (module, its command
+# function, or its Typer for a group of subcommands). In the order `claims --help` lists them.
+LAZY_COMMANDS = {
+    "list": ("claimflow.read_cli", "list_command"),
+    "reindex": ("claimflow.read_cli", "reindex_command"),
+    "archive": ("claimflow.read_cli", "archive_command"),
+    "audit": ("claimflow.audit_cli", "audit"),
+    "replay": ("claimflow.replay_cli", "replay"),
+    "what-if": ("claimflow.whatif_cli", "what_if"),
+}
+LAZY_GROUPS = {
+    "policy": ("claimflow.policy_cli", "policy_app"),
+    "user": ("claimflow.user_cli", "user_app"),
+    "complaint": ("claimflow.complaint_cli", "complaint_app"),
+    "mail": ("claimflow.mail_cli", "mail_app"),
+}
+
+
+def _lazy_command(name: str) -> click.Command:
+    import importlib
+
+    module, attribute = {**LAZY_COMMANDS, **LAZY_GROUPS}[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if name in LAZY_GROUPS:
+        command = typer.main.get_group(target)
+        command.name = name
+        return command
+    single = typer.Typer(add_completion=False)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+class _LazyCommands(TyperGroup):
+    """The `claims` group: the commands of LAZY_COMMANDS and LAZY_GROUPS are built when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*LAZY_COMMANDS, *(n for n in self.commands if n not in LAZY_COMMANDS | LAZY_GROUPS), *LAZY_GROUPS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        wanted = [cmd_name] if cmd_name in LAZY_COMMANDS | LAZY_GROUPS else [*LAZY_COMMANDS, *LAZY_GROUPS]
+        for name in wanted:  # an unknown name: all of them, for typer's "did you mean"
+            if name not in self.commands:
+                self.commands[name] = _lazy_command(name)
+        return self.commands.get(cmd_name)
+
+
+app = typer.Typer(
+    cls=_LazyCommands, help="claimflow: after-sales claims as durable Temporal workflows.", no_args_is_help=True
+)
 
 
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -558,6 +593,8 @@ def _dev_server_command(settings: Settings, ui_port: int) -> list[str]:
         "--namespace",
         settings.temporal_namespace,
         *search_attribute_flags(),  # registered when the database is new; see _serve for older ones
+        "--ui-codec-endpoint",  # the Web UI decrypts payloads through the web UI, for signed-in staff
+        settings.public_url.replace("://127.0.0.1:", "://localhost:", 1) + "/codec",  # same site as the UI
         "--log-level",
         "warn",
     ]
@@ -605,6 +642,23 @@ async def _wait_for_server(
     return None
 
 
+def _encryption_keys(settings: Settings) -> str:
+    """Where the payload encryption keys come from (never a key), creating the key file on first start."""
+    from claimflow.codec import KeyConfigError, configured_keyring, create_key_file
+
+    try:
+        keyring = configured_keyring(settings)
+    except KeyConfigError as err:
+        raise ClaimError(str(err)) from None
+    if keyring is not None:
+        return f"AES-GCM, current key {keyring.current!r} from {keyring.source}"
+    keyring = create_key_file(settings.key_file)
+    return (
+        f"AES-GCM, key file {settings.key_file} created now (key {keyring.current!r}): back it up — "
+        "without it no claim's history can be read; Temporal's Web UI decodes through the web UI's /codec"
+    )
+
+
 async def _watch_server(server: subprocess.Popen, log_path: Path, stop: asyncio.Event) -> None:
     """Stop the stack, with a clear error, if the dev server dies under it."""
     while not stop.is_set():
@@ -623,6 +677,7 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
     from worker import run_worker
 
     stop = _stop_on_signals()
+    keys = _encryption_keys(settings)  # before connecting: connect() would create the key file silently
     client = await _wait_for_server(settings, server, stop)
     if client is None:
         return
@@ -645,6 +700,7 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
             f"; e-mail goes to {parse_smtp_url(settings.smtp_url)} (SMTP_URL)" if settings.smtp_url
             else "; the worker e-mails here (SMTP_URL is not set)")),
         ("read model", settings.database_url_for_display),
+        ("payload encryption", keys),
         ("search attributes", ", ".join(f"{s.name} ({s.type})" for s in registered)),
         ("retention", f"{settings.retention_days} days; closed claims archived every "
                       f"{settings.archive_every_minutes} minutes into the read model"),

@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from claimflow.archive import archived_claims, final_view_json
+from claimflow.codec import decoded_history, reading_converter
 from claimflow.replay import quiet_runtime
 from claimflow.replay import verdict_of as replay_verdict
 from claimflow.settings import REPO_ROOT
@@ -198,7 +199,8 @@ def code_version() -> str:
 
 
 def _history(run: RunHistory, number: str) -> WorkflowHistory:
-    return WorkflowHistory.from_json(number, run.history_json)
+    """The run's history with its payloads decrypted (claimflow/codec.py; plain ones as they are)."""
+    return decoded_history(WorkflowHistory.from_json(number, run.history_json), reading_converter())
 
 
 def _started(history: WorkflowHistory):
@@ -263,7 +265,7 @@ async def replay(runs: list[RunHistory], number: str, workflows=None, runner=Non
 
         workflows, runner = workflows or WORKFLOWS, runner or SANDBOX
     replayer = Replayer(
-        workflows=workflows, workflow_runner=runner, data_converter=pydantic_data_converter, runtime=quiet_runtime()
+        workflows=workflows, workflow_runner=runner, data_converter=reading_converter(), runtime=quiet_runtime()
     )
     failures = []
     for run in runs:

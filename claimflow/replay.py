@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from claimflow.codec import reading_converter
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -114,8 +114,8 @@ def replayer(runtime: Runtime | None = None) -> Replayer:
     from worker import SANDBOX, WORKFLOWS
 
     return Replayer(
-        workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=SANDBOX, runtime=runtime
-    )
+        workflows=WORKFLOWS, data_converter=reading_converter(), workflow_runner=SANDBOX, runtime=runtime
+    )  # decrypts histories fetched from Temporal; recorded plain ones pass through
 
 
 def quiet_runtime() -> Runtime:

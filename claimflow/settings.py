@@ -21,6 +21,7 @@
 | TEMPORAL_UI_URL | http://localhost:8233 | Temporal's Web UI, for the "open in Temporal" links |
 | SMTP_URL | unset | where notifications are e-mailed: smtp://user:password@host:port, smtps:// for implicit TLS, `?starttls=true` to require STARTTLS (claimflow/mail.py); unset: `claims up` sends to its mail catcher, a lone worker only writes the outbox |
 | MAIL_FROM | claimflow@localhost | the sender of every e-mail, `claims@example.com` or `Claims <claims@example.com>` |
+| CLAIMFLOW_KEYS | unset | payload encryption keys, `id:base64key,...` (16/24/32-byte AES keys), the first is current; unset: the key file `{data_dir}/keys` (claimflow/codec.py) |
 | CLAIMFLOW_MAIL_PORT | 8025 | port of the mail catcher `claims up` runs on 127.0.0.1; it keeps what it receives in `{data_dir}/mail` |
 
 The retention default, 730 days, is the longest claim (a year of warranty and repairs) plus
@@ -67,6 +68,7 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)  # SMTP_URL (holds a password); None: no SMTP server
     mail_from: str = "claimflow@localhost"  # MAIL_FROM
     mail_port: int = 8025  # CLAIMFLOW_MAIL_PORT: the mail catcher of `claims up`
+    keys: str | None = field(default=None, repr=False)  # CLAIMFLOW_KEYS (None: the key file)
     problems: tuple[str, ...] = ()  # configuration that could not be read, one sentence each
 
     def __post_init__(self) -> None:
@@ -78,6 +80,11 @@ class Settings:
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret_key"
+
+    @property
+    def key_file(self) -> Path:
+        """The payload encryption keys when CLAIMFLOW_KEYS is unset (claimflow/codec.py)."""
+        return self.data_dir / "keys"
 
     @property
     def outbox(self) -> Path:
@@ -168,6 +175,7 @@ def load_settings() -> Settings:
         smtp_url=_smtp_url(problems),
         mail_from=_mail_from(problems),
         mail_port=_positive_int("CLAIMFLOW_MAIL_PORT", 8025, problems, at_most=65535),
+        keys=_keys(problems),
         problems=tuple(problems),
     )
 
@@ -196,3 +204,19 @@ def _mail_from(problems: list[str]) -> str:
     except MailConfigError as err:
         problems.append(str(err))
         return "claimflow@localhost"
+
+
+def _keys(problems: list[str]) -> str | None:
+    """CLAIMFLOW_KEYS when it reads (claimflow.codec.parse_keys), else None and a problem
+    (which names the entry and key id, never the key)."""
+    raw = _env("CLAIMFLOW_KEYS")
+    if raw is None:
+        return None
+    from claimflow.keys import KeyConfigError, parse_keys
+
+    try:
+        parse_keys(raw.split(","), "CLAIMFLOW_KEYS")
+    except KeyConfigError as err:
+        problems.append(str(err))
+        return None
+    return raw

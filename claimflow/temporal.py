@@ -1,4 +1,5 @@
-"""Connecting to Temporal with the data converter every claimflow process must share,
+"""Connecting to Temporal with the data converter every claimflow process must share (it
+encrypts every payload: claimflow/codec.py),
 registering claimflow's search attributes on a namespace, and setting its retention."""
 
 import re
@@ -13,9 +14,9 @@ from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from claimflow.codec import KeyConfigError, converter_for
 from claimflow.settings import Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -87,10 +88,14 @@ async def connect(settings: Settings) -> Client:
     check_address(address)
     tls = tls_config(settings)
     try:
+        converter = converter_for(settings)  # personal data encrypted (claimflow/codec.py)
+    except KeyConfigError as err:
+        raise ConfigError(str(err)) from None
+    try:
         return await Client.connect(
             address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             tls=tls,
             api_key=settings.temporal_api_key,
         )

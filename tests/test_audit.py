@@ -13,6 +13,7 @@ from temporalio import workflow
 from typer.testing import CliRunner
 
 import worker
+from claimflow.codec import decoded_history
 from claimflow.archive import archive_closed_claims, archived_claims
 from claimflow.audit import audit_claim, build_audit, fetch_claim, replay, verdict_of
 from claimflow.db import engine_for
@@ -122,7 +123,7 @@ async def test_a_paid_repair_audit_field_by_field(claims, changkong, paid):
     assert build_audit(fetched, audit.verdict, "x").integrity.history_canonical_sha256 == audit.integrity.history_canonical_sha256
     text = fetched.runs[0].history_json  # the text as fetched (protobuf maps in any order: not canonical)
     assert build_audit(fetched, audit.verdict, "x").integrity.history_sha256 == hashlib.sha256(text.encode()).hexdigest()
-    started = history.events[0].workflow_execution_started_event_attributes
+    started = decoded_history(history, claims.client.data_converter).events[0].workflow_execution_started_event_attributes
     policy = json.loads(started.input.payloads[0].data)["policy"]
     assert audit.integrity.policy_sha256 == hashlib.sha256(canonical(policy).encode()).hexdigest()
     assert [r["events"] for r in audit.integrity.runs] == [len(history.events)]

@@ -19,7 +19,6 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import expect
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from claimflow.calendars import local_today
 from claimflow.claims import claim_input, open_claim, view
@@ -38,7 +37,7 @@ from tests.browser import (
     signed_in_page,
     submit,
 )
-from tests.conftest import _settled, intake
+from tests.conftest import CONVERTER, _settled, intake
 from tests.test_dev_stack import DevStack
 from tests.test_web_claim import serving
 from tests.test_web_escalations import expired_and_escalated
@@ -73,7 +72,7 @@ async def chrome():
 @pytest.fixture(scope="module")
 async def temporal(running) -> Client:
     """A Temporal client of the stack's dev server (to count a claim's history events)."""
-    return await Client.connect(f"127.0.0.1:{running.port}", data_converter=pydantic_data_converter)
+    return await Client.connect(f"127.0.0.1:{running.port}", data_converter=CONVERTER)  # the stack encrypts
 
 
 async def open_on_stack(client: Client, policy: Policy) -> str:

@@ -19,6 +19,7 @@ from claimflow.db import engine_for, migrate, reading_engine
 from claimflow.settings import TASK_QUEUE, Settings
 from web.deps import SignInRequired
 from web.routes import ROUTERS
+from web.routes.codec import CodecCors
 from web.security import COOKIE, SecurityHeaders, Sessions, secret_key
 from web.templating import render
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, client: Client | None = None, task_queue: str
         return response
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(CodecCors, ui_url=settings.temporal_ui_url)  # CORS on /codec/ only, for Temporal's Web UI
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -5,6 +5,7 @@ from web.routes import (
     auth,
     claim_page,
     claims_list,
+    codec,
     complaints,
     customer,
     dashboard,
@@ -26,4 +27,5 @@ ROUTERS = [
     audit.router,
     mailbox.router,
     complaints.router,
+    codec.router,
 ]
