@@ -87,8 +87,9 @@ def row_values(snapshot: ClaimSnapshot) -> dict:
     }  # fmt: skip
 
 
-def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
-    """Project `snapshot`; False when the row already holds this version or a newer one."""
+def write_claim_row(session: Session, snapshot: ClaimSnapshot) -> str | None:
+    """The claim's row by compare-and-set on its version: the row's key, or None when the
+    row already holds this version or a newer one."""
     key = claim_key(session, snapshot)
     values = row_values(snapshot)
     newer = update(CLAIMS).where(and_(CLAIMS.c.claim_key == key, CLAIMS.c.version < snapshot.version)).values(**values)
@@ -96,7 +97,16 @@ def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
         insert = insert_ignoring_existing(session, CLAIMS).values(claim_key=key, **values)
         inserted = session.execute(insert.returning(CLAIMS.c.claim_key)).first() is not None
         if not inserted and session.execute(newer).rowcount != 1:  # a row was there, or just came
-            return False
+            return None
+    return key
+
+
+def apply_snapshot(session: Session, snapshot: ClaimSnapshot) -> bool:
+    """Project `snapshot`; False when the row already holds this version or a newer one.
+    The new timeline entries and escalations go in one bulk insert each."""
+    key = write_claim_row(session, snapshot)
+    if key is None:
+        return False
     number = snapshot.claim_number
     events = [
         {"claim_key": key, "seq": seq, "claim_number": number, "at": e.at, "kind": e.kind, "summary": e.summary,
