@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test histories bench clean messages vendor
+.PHONY: install run test histories bench faults clean messages vendor
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ histories: install
 bench: install
 	$(BIN)/python -m bench.events_per_claim
 	$(BIN)/python -m bench.list_latency
+	$(BIN)/python -m bench.projection
+	$(BIN)/python -m bench.cli_startup
+
+# The long fault tests (tests/test_faults.py): more claims, more SIGKILLed workers, and the
+# notification lost with a killed worker waited for. The short ones run in `make test`.
+faults: install
+	CLAIMFLOW_FAULTS_LONG=1 $(BIN)/python -m pytest -p no:cacheprovider -rxX tests/test_faults.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

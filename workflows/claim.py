@@ -102,7 +102,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import CLAIM, NOTIFY, PROJECT_CLAIM
     from workflows.search_attributes import CLAIM_OVERDUE, CLAIM_STATE
 
-from workflows.delivery import DELIVERY_BOUND, DELIVERY_RETRY, LOCAL_PROJECTION_BOUND, LOCAL_RETRY, cause_of, span
+from workflows.delivery import (
+    ATTEMPT_BOUND,
+    DELIVERY_BOUND,
+    DELIVERY_RETRY,
+    LOCAL_PROJECTION_BOUND,
+    LOCAL_RETRY,
+    cause_of,
+    span,
+)
 
 S = ClaimState
 
@@ -1266,6 +1274,7 @@ class ClaimWorkflow:
                         PROJECT_CLAIM,
                         snapshot,
                         schedule_to_close_timeout=DELIVERY_BOUND,
+                        start_to_close_timeout=ATTEMPT_BOUND,
                         retry_policy=DELIVERY_RETRY,
                         summary="project into the read model (catching up)",
                     )
@@ -1293,6 +1302,7 @@ class ClaimWorkflow:
                     NOTIFY,
                     notification,
                     schedule_to_close_timeout=DELIVERY_BOUND,
+                    start_to_close_timeout=ATTEMPT_BOUND,
                     retry_policy=DELIVERY_RETRY,
                     summary=f"notify {notification.role}",
                 )

@@ -32,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
 
 LOCAL_PROJECTION_BOUND = timedelta(seconds=5)
 DELIVERY_BOUND = timedelta(hours=2)
+# One attempt of a delivery: an attempt lost with its worker (SIGKILL) is retried after this,
+# not after the whole DELIVERY_BOUND (an SMTP conversation is bounded at 20 s per message).
+ATTEMPT_BOUND = timedelta(minutes=2)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 
@@ -84,6 +87,7 @@ class Outbox:
                     NOTIFY,
                     notification,
                     schedule_to_close_timeout=DELIVERY_BOUND,
+                    start_to_close_timeout=ATTEMPT_BOUND,
                     retry_policy=DELIVERY_RETRY,
                     summary=f"notify {notification.role}",
                     result_type=Delivery,
@@ -142,6 +146,7 @@ class ReadModelFeed:
                         self._activity,
                         snapshot,
                         schedule_to_close_timeout=DELIVERY_BOUND,
+                        start_to_close_timeout=ATTEMPT_BOUND,
                         retry_policy=DELIVERY_RETRY,
                         summary="project into the read model (catching up)",
                     )
