@@ -21,7 +21,7 @@ from claimflow.calendars import local_today
 from claimflow.db import engine_for, migrate
 from claimflow.policy_files import load_policy
 from models.claim import ClaimView
-from models.read_model import ClaimRow
+from models.read_model import ClaimEventRow, ClaimRow
 from tests.conftest import POLICY_DIR, intake
 from tests.test_cli import cli, open_args  # noqa: F401  (the fixture)
 from worker import build_worker
@@ -40,6 +40,25 @@ async def projected(engine, number: str) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{number} never reached the read model")
+
+
+async def delivered(engine, number: str) -> None:
+    """Wait until the claim's RMA e-mail went out and its row stopped changing for a second
+    (the delivery's outcome is the claim's last projection once it opened)."""
+    seen, still = None, 0
+    for _ in range(300):
+        with Session(engine) as session:
+            sent = session.exec(
+                select(ClaimEventRow).where(ClaimEventRow.claim_number == number, ClaimEventRow.kind == "delivery")
+            ).first()
+            row = session.exec(select(ClaimRow).where(ClaimRow.claim_number == number)).first()
+        version = row.version if row else None
+        still = still + 1 if sent and version == seen else 0
+        if still >= 10:
+            return
+        seen = version
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{number}: its read-model row never settled")
 
 
 # --- 1. exit codes -------------------------------------------------------------------------
@@ -190,6 +209,7 @@ async def test_show_and_list_never_print_control_characters(cli, tmp_path, monke
 
     engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
     await projected(engine, number)
+    await delivered(engine, number)  # the RMA e-mail's outcome is projected last: tamper after it
     with Session(engine) as session, session.begin():
         session.exec(update(ClaimRow).where(ClaimRow.claim_number == number).values(assignee=attack))
     listed = await cli("list")
