@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from claimflow.claims import ClaimError
 from claimflow.errors import DatabaseUnusable
+from claimflow.keys import KeyConfigError
 from claimflow.settings import load_settings
 from claimflow.temporal import TemporalUnreachable
 from models.policy import PolicyError
@@ -75,7 +76,7 @@ def cli_errors(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except ValidationError as e:
             fail(explain(e))
-        except (ClaimError, PolicyError, DatabaseUnusable, InputError) as e:
+        except (ClaimError, PolicyError, DatabaseUnusable, InputError, KeyConfigError) as e:
             fail(str(e))
         except WorkflowUpdateFailedError as e:
             fail(str(e.cause.message if e.cause is not None and hasattr(e.cause, "message") else e))

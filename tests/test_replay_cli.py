@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import shutil
+import os
 import subprocess
 import sys
 import uuid
@@ -197,3 +198,17 @@ async def test_all_replays_the_claims_temporal_lists(dev_env, tmp_path, monkeypa
 
         bad = await asyncio.to_thread(claims, "replay", "--all", "--where", "NoSuchAttribute = 1")
         assert bad.exit_code == 1 and bad.stderr.startswith("error:") and bad.stderr.count("\n") == 1
+
+
+def test_a_key_file_others_may_read_is_one_line_not_a_traceback(tmp_path):
+    """The replay's processes read the keys: a key file with a loose mode is refused in one line."""
+    (tmp_path / "keys").write_text("k1:" + "A" * 43 + "=\n")
+    (tmp_path / "keys").chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFLOW_KEYS"} | {"CLAIMFLOW_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [Path(sys.executable).parent / "claims", "replay", "--dir", str(HISTORIES), "--workers", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr + run.stdout
+    assert f"key file {tmp_path / 'keys'} may be read by others (mode 644)" in run.stderr + run.stdout
