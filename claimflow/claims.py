@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import date, datetime, timedelta, timezone
+from typing import TypeVar
 
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -26,6 +27,8 @@ from models.actions import ACTION_NAMES, AgentAction
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
 from models.policy import Policy
 from workflows.search_attributes import CLAIM_POLICY
+
+T = TypeVar("T")
 
 # workflows.claim, models.rules and the holiday calendars are imported where they are used:
 # `claims show` and `claims act` need none of them, and every command starts faster.
@@ -115,12 +118,6 @@ class NoAnswer(ClaimError):
 POLLER_SEEN_WITHIN = timedelta(minutes=2)
 
 
-def update_id(action: AgentAction, request_id: str) -> str:
-    """The workflow update's id for one request: the same request sent again (a retry) is
-    the same update, which the claim applies once."""
-    return f"{ACTION_NAMES[type(action)]}/{request_id}"
-
-
 async def check_worker(client: Client, claim_number: str) -> None:
     """Raise NoWorker unless a worker polled the claim's workflow task queue lately."""
     description = await client.get_workflow_handle(claim_number).describe()
@@ -152,17 +149,24 @@ async def act(
 ) -> ActionResult:
     """Send `action` as the claim's workflow update. With `request_id`, the update's id is
     derived from it (a retry is the same update); with `wait`, NoAnswer after that many seconds."""
-    handle = client.get_workflow_handle(claim_number)  # either engine's claim workflow
-    name = ACTION_NAMES[type(action)]
-    sent = handle.execute_update(
-        name, action, id=update_id(action, request_id) if request_id else None, result_type=ActionResult
+    name = ACTION_NAMES[type(action)]  # either engine's claim workflow answers it
+    return await send_update(client, claim_number, name, action, ActionResult, request_id, wait, what="claim")
+
+
+async def send_update(client: Client, number: str, name: str, payload, result_type: type[T],
+                      request_id: str | None, wait: float | None, *, what: str) -> T:  # fmt: skip
+    """Send update `name` to workflow `number` (a claim's or a complaint's). With
+    `request_id`, the update's id is `name/request_id` (a retry is the same update); with
+    `wait`, NoAnswer after that many seconds."""
+    sent = client.get_workflow_handle(number).execute_update(
+        name, payload, id=f"{name}/{request_id}" if request_id else None, result_type=result_type
     )
     if wait is None:
         return await sent
     try:
         return await asyncio.wait_for(sent, wait)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):  # the latter: the poll cut short
-        raise NoAnswer(f"claim {claim_number} did not answer {name} within {wait:g}s") from None
+        raise NoAnswer(f"{what} {number} did not answer {name} within {wait:g}s") from None
 
 
 async def view(client: Client, claim_number: str) -> ClaimView:

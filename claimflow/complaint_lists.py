@@ -6,11 +6,13 @@ with none last, then by key; each filter has an index that gives that order
 (models/read_model.py ComplaintRow).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, func, select
+
+from claimflow.claim_lists import PageKey
 
 from models.enums import COMPLAINT_TERMINAL_STATES
 from models.read_model import ComplaintEventRow, ComplaintRow
@@ -85,3 +87,31 @@ def complaint_timeline(engine: Engine, complaint_number: str) -> list[ComplaintE
             return []
         return list(session.exec(select(ComplaintEventRow).where(ComplaintEventRow.complaint_key == key)
                                  .order_by(ComplaintEventRow.seq)))  # fmt: skip
+
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class ComplaintPage:
+    rows: list[ComplaintRow]
+    next: PageKey | None  # where the next page starts (None: this is the last)
+
+
+def complaints_page(engine: Engine, where: ComplaintFilter, after: PageKey | None = None,
+                    size: int = PAGE_SIZE) -> tuple[ComplaintPage, dict[str, int]]:  # fmt: skip
+    """A page of the list after `after` (keyset, in the lists' order: the next clock first),
+    and the complaints per state under `where` (its state filters left out), read in one
+    transaction (the web UI's complaints list)."""
+    query = _filtered(select(ComplaintRow), where)
+    if after is not None:
+        key = tuple_(ComplaintRow.deadline_sort, ComplaintRow.complaint_key)
+        query = query.where(key > (after.deadline_sort, after.claim_key))
+    query = query.order_by(ComplaintRow.deadline_sort, ComplaintRow.complaint_key).limit(size + 1)
+    counts = _filtered(select(ComplaintRow.state, func.count()).select_from(ComplaintRow),
+                       replace(where, state=None, open=None)).group_by(ComplaintRow.state)  # fmt: skip
+    with Session(engine) as session:
+        rows = list(session.exec(query))
+        counted = dict(session.execute(counts).all())
+    last = rows[size - 1] if len(rows) > size else None
+    return ComplaintPage(rows[:size], PageKey(last.deadline_sort, last.complaint_key) if last else None), counted

@@ -1,15 +1,14 @@
 """Client-side operations on complaints: take one in, send an action, read its live view."""
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from claimflow.claims import ClaimError, NoAnswer
+from claimflow.claims import ClaimError, send_update
 from claimflow.settings import TASK_QUEUE
 from models.complaint import (
     COMPLAINT_ACTION_NAMES,
@@ -101,15 +100,7 @@ async def act(
     """Send `action` as the complaint's workflow update; with `request_id` a retry is the
     same update, with `wait` NoAnswer after that many seconds."""
     name = COMPLAINT_ACTION_NAMES[type(action)]
-    sent = client.get_workflow_handle(number).execute_update(
-        name, action, id=f"{name}/{request_id}" if request_id else None, result_type=ComplaintActionResult
-    )
-    if wait is None:
-        return await sent
-    try:
-        return await asyncio.wait_for(sent, wait)
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        raise NoAnswer(f"complaint {number} did not answer {name} within {wait:g}s") from None
+    return await send_update(client, number, name, action, ComplaintActionResult, request_id, wait, what="complaint")
 
 
 async def view(client: Client, number: str) -> ComplaintView:

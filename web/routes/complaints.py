@@ -18,7 +18,7 @@ workflow's message beside its form.
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -26,23 +26,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine, tuple_
-from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from claimflow.calendars import local_today
 from claimflow.claim_lists import PageKey, claim_number_taken
 from claimflow.claims import ClaimError
-from claimflow.complaint_lists import ComplaintFilter
-from claimflow.complaint_lists import _filtered as complaint_filtered
+from claimflow.complaint_lists import PAGE_SIZE, ComplaintFilter, complaints_page
 from claimflow.complaints import ComplaintExists, act, complaint_input, new_complaint_number, open_complaint, view
 from models.claim import ClaimNumber
 from models.complaint import COMPLAINT_ACTIONS, ComplaintIntake, ComplaintNumber, ComplaintView
 from models.enums import COMPLAINT_TERMINAL_STATES, ComplaintChannel, ComplaintClock, ComplaintState, UserRole
 from models.permissions import CAN_OPEN_COMPLAINTS, CAN_READ, complaint_actions_for, may_act_on_complaint
 from models.policy import Policy
-from models.read_model import ComplaintRow, UserRow
+from models.read_model import UserRow
 from web.deps import User, csrf, role, temporal
 from web.i18n import N_
 from web.routes import claims_list
@@ -89,35 +86,6 @@ def _chosen(policies: list[Policy], name: str) -> Policy | None:
 
 
 # --- the list -------------------------------------------------------------------------------
-
-PAGE_SIZE = 50
-
-
-@dataclass
-class ComplaintPage:
-    rows: list[ComplaintRow]
-    next: PageKey | None  # where the next page starts (None: this is the last)
-
-
-def complaints_page(engine: Engine, where: ComplaintFilter, after: PageKey | None = None,
-                    size: int = PAGE_SIZE) -> tuple[ComplaintPage, dict[str, int]]:  # fmt: skip
-    """A page of the list after `after` (keyset, in the lists' order: the next clock first),
-    and the complaints per state under `where` (its state filters left out), read in one
-    transaction. claimflow.complaint_lists has neither a paged list nor counts per state:
-    this query belongs there."""
-    query = complaint_filtered(select(ComplaintRow), where)
-    if after is not None:
-        key = tuple_(ComplaintRow.deadline_sort, ComplaintRow.complaint_key)
-        query = query.where(key > (after.deadline_sort, after.claim_key))
-    query = query.order_by(ComplaintRow.deadline_sort, ComplaintRow.complaint_key).limit(size + 1)
-    counts = complaint_filtered(select(ComplaintRow.state, func.count()).select_from(ComplaintRow),
-                                replace(where, state=None, open=None)).group_by(ComplaintRow.state)  # fmt: skip
-    with Session(engine) as session:
-        rows = list(session.exec(query))
-        counted = dict(session.execute(counts).all())
-    last = rows[size - 1] if len(rows) > size else None
-    return ComplaintPage(rows[:size], PageKey(last.deadline_sort, last.complaint_key) if last else None), counted
-
 
 LIST_FIELDS = ("claim", "state", "overdue", "policy", "department", "category")
 
