@@ -4,7 +4,9 @@ deadlines still fire, its read model has one row, its audit follows every run an
 clean. Time-skipping server, with the bound lowered so that an ordinary paid repair spans
 several runs; and the longest legal life measured under the real bound."""
 
+import asyncio
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from sqlmodel import Session, select
 
 from claimflow.audit import audit_claim
-from claimflow.db import engine_for
+from activities.notify import read_outbox
+from claimflow.db import engine_for, migrate
 from claimflow.whatif import what_if
 from models import limits
 from models.actions import (
@@ -28,9 +31,11 @@ from models.actions import (
 from models.claim import CarriedClaim
 from models.enums import ClaimState as S
 from models.read_model import ClaimEventRow, ClaimRow
+from tests.conftest import Claims, _settled
 from tests.test_claim_lifecycle import quoted_paid_repair, repair_and_ship
 from tests.test_payload_budget import failed_tasks
 from workflows.claim import NOT_CARRIED, ClaimWorkflow
+from workflows.names import NOTIFY, PROJECT_CLAIM
 
 CLAIM_PY = Path(__file__).parent.parent / "workflows" / "claim.py"
 
@@ -160,3 +165,54 @@ async def test_the_longest_legal_life_stays_within_the_bound(claims, changkong):
         carried = events[0].workflow_execution_started_event_attributes.input.payloads[0]
         assert len(carried.data) < 1024 * 1024
     print(f"longest life: {sum(sizes)} events in {len(runs)} run(s): {sizes}")
+
+
+async def test_a_run_past_twice_its_bound_continues_with_deliveries_in_flight(dev_env, tmp_path, changkong, monkeypatch):
+    """The read model's database and the mail relay are down while the claim's history grows:
+    past twice the bound the run continues as new with its deliveries still failing, and the
+    next run delivers them, once each, when the services are back. Real dev server (the
+    time-skipping server stops skipping time when a run ends with an activity in flight)."""
+    from tests.test_engine import Outage, _worker
+
+    monkeypatch.setattr(limits, "HISTORY_EVENTS_MAX", 20)
+    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
+    migrate(engine)
+    outbox = tmp_path / "outbox.jsonl"
+    outage = Outage(outbox, engine)
+    task_queue = f"outage-{uuid.uuid4().hex[:8]}"
+    async with _worker(dev_env, task_queue, outage):
+        claims = Claims(env=dev_env, task_queue=task_queue, outbox=outbox)
+        h = await quoted_paid_repair(claims, changkong)
+        await claims.do(h, ApproveQuote(by="amy"))
+        await repair_and_ship(claims, h, paid=True)
+        runs = await runs_of(claims.client, h.id)
+        assert len(runs) >= 2
+        first = (await claims.client.get_workflow_handle(h.id, run_id=runs[0]).fetch_history()).events
+        assert 2 * 20 <= len(first) <= 2 * 20 + 25
+        scheduled = {e.event_id for e in first if e.HasField("activity_task_scheduled_event_attributes")}
+        ended = {
+            getattr(e, f).scheduled_event_id
+            for e in first
+            for f in ("activity_task_completed_event_attributes", "activity_task_failed_event_attributes",
+                      "activity_task_timed_out_event_attributes", "activity_task_canceled_event_attributes")
+            if e.HasField(f)
+        }
+        assert scheduled - ended, "the first run ended with a delivery in flight"
+        assert outage.attempts[NOTIFY] and outage.attempts[PROJECT_CLAIM]
+        with Session(engine) as session:
+            assert session.exec(select(ClaimRow)).all() == []
+
+        outage.down = False
+        for _ in range(600):  # the next retry of a failed delivery comes within about 30 s
+            view = await claims.view(h)
+            whole = view.timeline_from + len(view.timeline)
+            with Session(engine) as session:
+                row = session.exec(select(ClaimRow)).one_or_none()
+            if row is not None and row.version == whole and _settled((await h.fetch_history()).events):
+                break
+            await asyncio.sleep(0.1)
+        assert row is not None and row.version == whole and row.state == view.state.value
+        keys = [n.key for n in read_outbox(outbox)]
+        assert keys and len(keys) == len(set(keys)), "a notification was delivered twice"
+        await h.terminate("test over")
+    engine.dispose()
