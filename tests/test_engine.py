@@ -2,13 +2,16 @@
 respect time, deadlines follow the table, supervisors reopen and extend. Time-skipping
 server."""
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -76,6 +79,20 @@ def _worker(env, task_queue: str, services: Outage, **options) -> Worker:
     )
 
 
+@contextlib.asynccontextmanager
+async def claims_in_outage(env, tmp_path: Path) -> AsyncIterator[tuple[Claims, Outage, Engine]]:
+    """Claims on their own worker whose read model (SQLite in tmp_path) and notification
+    channel are down until `outage.down = False`."""
+    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
+    migrate(engine)
+    outbox = tmp_path / "outbox.jsonl"
+    outage = Outage(outbox, engine)
+    task_queue = f"outage-{uuid.uuid4().hex[:8]}"
+    async with _worker(env, task_queue, outage):
+        yield Claims(env=env, task_queue=task_queue, outbox=outbox), outage, engine
+    engine.dispose()
+
+
 async def test_outage_of_twelve_days_stops_no_clock_and_deliveries_catch_up_once(
     env, tmp_path, changkong, record_history, monkeypatch
 ):
@@ -84,13 +101,8 @@ async def test_outage_of_twelve_days_stops_no_clock_and_deliveries_catch_up_once
     # (its lock for a started activity outlives the run). tests/test_long_lives.py covers
     # continuing as new, on the dev server too with deliveries in flight.
     monkeypatch.setattr(limits, "HISTORY_EVENTS_MAX", 10_000)
-    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
-    migrate(engine)
-    outbox = tmp_path / "outbox.jsonl"
-    outage = Outage(outbox, engine)
-    task_queue = f"outage-{uuid.uuid4().hex[:8]}"
-    async with _worker(env, task_queue, outage):
-        claims = Claims(env=env, task_queue=task_queue, outbox=outbox)
+    async with claims_in_outage(env, tmp_path) as (claims, outage, engine):
+        outbox = claims.outbox
         h = await claims.open(changkong)
         shipping = (await claims.view(h)).open_deadlines[0]
         for _ in range(12 * 4):  # six hours at a time: each sleep call to the test server stays short

@@ -6,7 +6,6 @@ several runs; and the longest legal life measured under the real bound."""
 
 import asyncio
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sqlmodel import Session, select
 
 from claimflow.audit import audit_claim
 from activities.notify import read_outbox
-from claimflow.db import engine_for, migrate
+from claimflow.db import engine_for
 from claimflow.whatif import what_if
 from models import limits
 from models.actions import (
@@ -31,7 +30,8 @@ from models.actions import (
 from models.claim import CarriedClaim
 from models.enums import ClaimState as S
 from models.read_model import ClaimEventRow, ClaimRow
-from tests.conftest import Claims, _settled
+from tests.conftest import _settled
+from tests.test_engine import claims_in_outage
 from tests.test_claim_lifecycle import quoted_paid_repair, repair_and_ship
 from tests.test_payload_budget import failed_tasks
 from workflows.claim import NOT_CARRIED, ClaimWorkflow
@@ -172,16 +172,8 @@ async def test_a_run_past_twice_its_bound_continues_with_deliveries_in_flight(de
     past twice the bound the run continues as new with its deliveries still failing, and the
     next run delivers them, once each, when the services are back. Real dev server (the
     time-skipping server stops skipping time when a run ends with an activity in flight)."""
-    from tests.test_engine import Outage, _worker
-
     monkeypatch.setattr(limits, "HISTORY_EVENTS_MAX", 20)
-    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
-    migrate(engine)
-    outbox = tmp_path / "outbox.jsonl"
-    outage = Outage(outbox, engine)
-    task_queue = f"outage-{uuid.uuid4().hex[:8]}"
-    async with _worker(dev_env, task_queue, outage):
-        claims = Claims(env=dev_env, task_queue=task_queue, outbox=outbox)
+    async with claims_in_outage(dev_env, tmp_path) as (claims, outage, engine):
         h = await quoted_paid_repair(claims, changkong)
         await claims.do(h, ApproveQuote(by="amy"))
         await repair_and_ship(claims, h, paid=True)
@@ -212,7 +204,6 @@ async def test_a_run_past_twice_its_bound_continues_with_deliveries_in_flight(de
                 break
             await asyncio.sleep(0.1)
         assert row is not None and row.version == whole and row.state == view.state.value
-        keys = [n.key for n in read_outbox(outbox)]
+        keys = [n.key for n in read_outbox(claims.outbox)]
         assert keys and len(keys) == len(set(keys)), "a notification was delivered twice"
         await h.terminate("test over")
-    engine.dispose()
