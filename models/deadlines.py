@@ -5,6 +5,7 @@ is a reminder before it). The workflow asks `next_event_at` to set its one timer
 `due_events` what to do when that timer fires.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ class DueEvent:
     step: int | None
 
 
-def _events(status: DeadlineStatus, ladder: list[EscalationStep]) -> list[DueEvent]:
+def _events(status: DeadlineStatus, ladder: Sequence[EscalationStep]) -> list[DueEvent]:
     """Every event of the deadline not yet fired, in time order (the deadline before a step
     at the same moment)."""
     if status.cleared or status.paused:
@@ -44,12 +45,12 @@ def _events(status: DeadlineStatus, ladder: list[EscalationStep]) -> list[DueEve
     return sorted(events, key=lambda e: (e.at, e.step is not None, e.step or 0))
 
 
-def next_event_at(status: DeadlineStatus, ladder: list[EscalationStep]) -> datetime | None:
+def next_event_at(status: DeadlineStatus, ladder: Sequence[EscalationStep]) -> datetime | None:
     events = _events(status, ladder)
     return events[0].at if events else None
 
 
-def due_events(status: DeadlineStatus, ladder: list[EscalationStep], now: datetime) -> list[DueEvent]:
+def due_events(status: DeadlineStatus, ladder: Sequence[EscalationStep], now: datetime) -> list[DueEvent]:
     return [event for event in _events(status, ladder) if event.at <= now]
 
 

@@ -77,3 +77,30 @@ def test_workflows_import_no_sql_holidays_or_activities():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+MUTABLE_LITERALS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def module_state(source: str) -> list[str]:
+    """Module-level names bound to a mutable list, dict or set: shared by every workflow,
+    since workflows/ is passed through the sandbox (worker.SANDBOX)."""
+    found = []
+    for node in ast.parse(source).body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        if isinstance(value, MUTABLE_LITERALS) or (
+            isinstance(value, ast.Call) and _dotted(value.func) in {"list", "dict", "set", "defaultdict"}
+        ):
+            found.append(f"line {node.lineno}: {ast.unparse(node).split('=')[0].strip()}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "workflows").glob("*.py")), ids=lambda p: p.name)
+def test_workflow_modules_keep_no_mutable_state(path: Path):
+    assert module_state(path.read_text()) == []
+
+
+def test_mutable_module_state_is_found():
+    assert module_state("X: list = []\nY = {}\nZ = set()\nW = (1, 2)\nV = frozenset()") == [
+        "line 1: X: list", "line 2: Y", "line 3: Z"
+    ]  # fmt: skip

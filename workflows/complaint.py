@@ -72,7 +72,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import COMPLAINT, PROJECT_COMPLAINT
 
 C = ComplaintState
-NO_LADDER: list = []  # a complaint clock has no steps of its own: each level is a clock
+NO_LADDER: tuple = ()  # a complaint clock has no steps of its own: each level is a clock
 
 
 @workflow.defn(name=COMPLAINT)

@@ -10,4 +10,4 @@ CLAIM_STATE = SearchAttributeKey.for_keyword("ClaimState")
 CLAIM_POLICY = SearchAttributeKey.for_keyword("ClaimPolicy")
 CLAIM_OVERDUE = SearchAttributeKey.for_bool("ClaimOverdue")
 
-SEARCH_ATTRIBUTES = [CLAIM_STATE, CLAIM_POLICY, CLAIM_OVERDUE]
+SEARCH_ATTRIBUTES = (CLAIM_STATE, CLAIM_POLICY, CLAIM_OVERDUE)
