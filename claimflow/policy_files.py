@@ -6,7 +6,24 @@ from pathlib import Path
 from models.policy import Policy, PolicyError, parse_policy
 
 
+_loaded: dict[Path, tuple[tuple[int, int], Policy]] = {}  # path -> ((mtime, size), policy)
+
+
 def load_policy_file(path: Path) -> Policy:
+    """The policy in `path`, parsed and checked once per version of the file (the web UI
+    loads a claim's policy on every page)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_policy_file(path)  # says why it cannot be read
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _loaded.get(path)
+    if cached is None or cached[0] != version:
+        _loaded[path] = cached = (version, _read_policy_file(path))
+    return cached[1].model_copy(deep=True)
+
+
+def _read_policy_file(path: Path) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
