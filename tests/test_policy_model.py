@@ -295,3 +295,13 @@ def test_load_policy_finds_a_policy_by_name(tmp_path, changkong_text):
     policy = load_policy(tmp_path, "zeta")
     assert policy.name == "zeta"
     assert policy.clauses == load_policy_file(CHANGKONG).clauses
+
+
+def test_a_loaded_policy_is_read_again_when_its_file_changes(tmp_path, changkong_text):
+    path = tmp_path / "changkong.toml"
+    path.write_text(changkong_text)
+    first = load_policy_file(path)
+    first.clauses.clear()  # a caller's changes stay its own
+    assert load_policy_file(path).clauses
+    path.write_text(changkong_text.replace('timezone = "Asia/Shanghai"', 'timezone = "Europe/Berlin"'))
+    assert load_policy_file(path).timezone == "Europe/Berlin"
