@@ -90,13 +90,18 @@ def row_values(snapshot: ClaimSnapshot) -> dict:
 def write_claim_row(session: Session, snapshot: ClaimSnapshot) -> str | None:
     """The claim's row by compare-and-set on its version: the row's key, or None when the
     row already holds this version or a newer one."""
-    key = claim_key(session, snapshot)
     values = row_values(snapshot)
-    newer = update(CLAIMS).where(and_(CLAIMS.c.claim_key == key, CLAIMS.c.version < snapshot.version)).values(**values)
-    if session.execute(newer).rowcount != 1:
+
+    def newer(key: str):
+        return update(CLAIMS).where(and_(CLAIMS.c.claim_key == key, CLAIMS.c.version < snapshot.version)).values(**values)
+
+    if snapshot.run_id is not None and session.execute(newer(snapshot.run_id)).rowcount == 1:
+        return snapshot.run_id  # the usual case: the row is there under the run's key, one statement
+    key = claim_key(session, snapshot)
+    if session.execute(newer(key)).rowcount != 1:
         insert = insert_ignoring_existing(session, CLAIMS).values(claim_key=key, **values)
         inserted = session.execute(insert.returning(CLAIMS.c.claim_key)).first() is not None
-        if not inserted and session.execute(newer).rowcount != 1:  # a row was there, or just came
+        if not inserted and session.execute(newer(key)).rowcount != 1:  # a row was there, or just came
             return None
     return key
 
