@@ -44,6 +44,12 @@ def _begin_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _no_implicit_begin(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, begins transactions
+        # Write-ahead log: readers (web, CLI) never wait for the worker's writes, and a commit
+        # appends to the log without an fsync (synchronous=NORMAL). A power cut may lose the
+        # last commits; a crash of any process loses none. The read model is a projection
+        # the workflows re-send until acknowledged, and `claims reindex` rebuilds it.
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:

@@ -237,3 +237,12 @@ async def test_reindex_checks_where_first_and_never_drops_what_it_cannot_read(de
     assert (report.claims, report.unreadable) == (0, [h.id])
     assert row(engine, h.id) == kept
     assert count(engine, ClaimEventRow, h.id) == kept.version
+
+
+def test_the_sqlite_read_model_keeps_a_write_ahead_log(tmp_path):
+    """Readers (web, CLI) do not wait for the worker's writes, and a commit is not an fsync."""
+    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
