@@ -4,6 +4,8 @@ A thin client: it validates input with the same pydantic models the workflow use
 talks to Temporal, and prints. Every failure is one clear message and exit code 1.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import ctypes
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -33,30 +35,23 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 from rich.markup import escape
 from rich.table import Table
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from claimflow import claims as claim_ops
 from claimflow.binaries import temporal_cli
-from claimflow.claims import ClaimError
 from claimflow.console import InputError, cli_errors, explain_flags, out, safe
+from claimflow.errors import ClaimError, TemporalUnreachable
 from claimflow.read_cli import read_model, show_archived
-from claimflow.policy_files import load_policy
 from claimflow.settings import TASK_QUEUE, Settings, load_settings
-from claimflow.temporal import (
-    ConfigError,
-    SearchAttributeStatus,
-    TemporalUnreachable,
-    check_address,
-    connect,
-    register_search_attributes,
-    search_attribute_flags,
-    set_retention,
-)
 from models import limits
-from models.actions import ACTION_NAMES, ACTIONS, AgentAction
-from models.claim import ActionResult, ClaimIntake, ClaimView
 from models.enums import ClaimKind
+
+# temporalio, the claim and action models and the policies are imported in the commands
+# that use them (their modules take most of a command's start-up): `claims list` needs none.
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from claimflow.temporal import SearchAttributeStatus
+    from models.actions import AgentAction
+    from models.claim import ActionResult, ClaimView
 
 T = TypeVar("T")
 
@@ -112,6 +107,13 @@ app = typer.Typer(
 )
 
 
+async def connect(settings: Settings) -> Client:
+    """A client of Temporal: claimflow.temporal.connect, imported when a command connects."""
+    from claimflow.temporal import connect
+
+    return await connect(settings)
+
+
 def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     async def main() -> T:
         client = await connect(load_settings())
@@ -148,6 +150,10 @@ def open_claim(
     condition: Annotated[list[str], typer.Option(help="Exclusion id known at intake (repeatable).")] = [],
 ) -> None:
     """Open a claim: checks it against its policy and starts its workflow."""
+    from claimflow import claims as claim_ops
+    from claimflow.policy_files import load_policy
+    from models.claim import ClaimIntake
+
     intake = _validated(ClaimIntake, _open_flag, {
             "claim_number": number,
             "policy": policy,
@@ -225,6 +231,8 @@ def parse_fields(
     """`-f key=value` pairs typed by the action's field (strings stay strings; booleans,
     numbers and money are parsed by the model; lists are JSON), `--line item=amount` (a
     quote's lines) and `--owed item=amount` (a visit's owed fees)."""
+    from models.actions import ACTION_NAMES
+
     data: dict[str, Any] = {}
     known = [name for name in action.model_fields if name not in ("by", "note")]
     for field in fields:
@@ -293,6 +301,9 @@ def act(
     Nothing is sent when no worker polls the claim's task queue. The action is sent as one
     workflow update whose id comes from --request-id: when the claim does not answer within
     --wait seconds, the command says so and prints the id to retry with."""
+    from claimflow import claims as claim_ops
+    from models.actions import ACTIONS
+
     name = action.replace("-", "_")
     if name not in ACTIONS:
         raise ClaimError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
@@ -339,6 +350,8 @@ def act(
 @app.command()
 def actions() -> None:
     """List the agent actions and their fields."""
+    from models.actions import ACTIONS
+
     table = Table("action", "fields", "what it does")
     for name, model in ACTIONS.items():
         fields = [
@@ -370,6 +383,10 @@ def show(
     their clauses, the quote, the timeline. Times are in the policy's timezone (--utc: UTC).
 
     A claim Temporal no longer knows (its retention passed) is shown from the archive."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from claimflow import claims as claim_ops
+
     printer = functools.partial(print_view, utc=utc)
     try:
         view, ended_outside = run(claim_ops.view_and_end, claim.upper())
@@ -538,6 +555,7 @@ def setup() -> None:
     does this by itself on its dev server.)
     """
     from claimflow.archive import ensure_archive_schedule
+    from claimflow.temporal import register_search_attributes, set_retention
 
     settings = load_settings()
 
@@ -577,6 +595,8 @@ async def _until_signalled(runner: Callable[[asyncio.Event], Awaitable[None]]) -
 
 
 def _dev_server_command(settings: Settings, ui_port: int) -> list[str]:
+    from claimflow.temporal import search_attribute_flags
+
     host, _, port = settings.temporal_address.rpartition(":")
     return [
         temporal_cli(),
@@ -606,6 +626,8 @@ def _bind_ip(host: str) -> str:
 
 def _check_local(settings: Settings, ui_port: int) -> None:
     """`claims up` runs its own dev server: refuse settings meant for a cluster, and busy ports."""
+    from claimflow.temporal import ConfigError, check_address
+
     if settings.is_cluster:
         raise ConfigError(
             "`claims up` runs a local Temporal dev server, which speaks neither TLS nor API keys; "
@@ -673,6 +695,7 @@ async def _serve(settings: Settings, server: subprocess.Popen, ui_port: int, log
     from claimflow.archive import ensure_archive_schedule
     from claimflow.mail import parse_smtp_url
     from claimflow.mailcatcher import serve_catcher
+    from claimflow.temporal import register_search_attributes, set_retention
     from web.serve import first_admin_password, serve_web
     from worker import run_worker
 

@@ -1,22 +1,27 @@
 """Reading the read model (claim lists) and bringing it up to date from Temporal and the archive (reindex)."""
 
+from __future__ import annotations
+
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, or_, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlmodel import Session, func, select
-from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from claimflow.claims import ClaimError
-from claimflow.projection import apply_snapshot, record_notification
-from models.claim import ClaimView, Notification, escalation_notification_key, escalation_subject, snapshot_of
+from claimflow.errors import ClaimError
 from models.read_model import ClaimArchiveRow, ClaimRow
-from workflows.names import claim_types_query
+
+# temporalio, the claim model and the projection are imported in the functions of reindex:
+# `claims list` and the web UI's lists only read rows.
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from models.claim import ClaimView, Notification
 
 PAGE_SIZE = 50
 
@@ -188,6 +193,8 @@ class BadQuery(ClaimError):
 
 
 async def check_listing(client: Client, listing: str, where: str | None) -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
     try:
         await client.count_workflows(listing)
     except RPCError as err:
@@ -206,6 +213,9 @@ def _archived_views(engine: Engine) -> dict[tuple[str, str], tuple[str, str | No
 
 
 def _write(engine: Engine, view: ClaimView, key: str) -> None:
+    from claimflow.projection import apply_snapshot, record_notification
+    from models.claim import snapshot_of
+
     with Session(engine) as session, session.begin():
         apply_snapshot(session, snapshot_of(view).model_copy(update={"run_id": key}))
         for notification in notifications_of(view):
@@ -223,6 +233,12 @@ async def reindex(
     from the archive when its run is archived there, else reported. Without `where`, every
     archived claim Temporal no longer has is upserted from its archived final view too.
     No row is ever deleted: what cannot be read keeps the rows it had. Queries need a worker."""
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from models.claim import ClaimView
+    from workflows.names import claim_types_query
+
     report = ReindexReport()
     # a run that continued as new is not the claim: its last run is (and has its whole state)
     listing = f'{claim_types_query()} AND ExecutionStatus != "ContinuedAsNew"' + (f" AND ({where})" if where else "")
@@ -259,6 +275,8 @@ async def reindex(
 
 def notifications_of(view: ClaimView) -> list[Notification]:
     """The notifications the claim's escalations sent (bodies are not kept)."""
+    from models.claim import Notification, escalation_notification_key, escalation_subject
+
     due = {(d.kind, d.cycle): d.due_at for d in view.deadlines}
     return [
         Notification(

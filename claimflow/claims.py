@@ -22,6 +22,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from claimflow.errors import ClaimError
 from claimflow.settings import TASK_QUEUE
 from models.actions import ACTION_NAMES, AgentAction
 from models.claim import ActionResult, ClaimInput, ClaimIntake, ClaimView
@@ -32,10 +33,6 @@ T = TypeVar("T")
 
 # workflows.claim, models.rules and the holiday calendars are imported where they are used:
 # `claims show` and `claims act` need none of them, and every command starts faster.
-
-
-class ClaimError(Exception):
-    """A request about a claim that cannot be carried out; the message says why."""
 
 
 class ClaimExists(ClaimError):

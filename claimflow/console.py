@@ -9,15 +9,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from claimflow.claims import ClaimError
-from claimflow.errors import DatabaseUnusable
+from claimflow.errors import ClaimError, DatabaseUnusable, TemporalUnreachable
 from claimflow.keys import KeyConfigError
-from claimflow.settings import load_settings
-from claimflow.temporal import TemporalUnreachable
-from models.policy import PolicyError
+from claimflow.settings import Settings, load_settings
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -76,15 +71,34 @@ def cli_errors(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except ValidationError as e:
             fail(explain(e))
-        except (ClaimError, PolicyError, DatabaseUnusable, InputError, KeyConfigError) as e:
+        except (ClaimError, DatabaseUnusable, InputError, KeyConfigError, TemporalUnreachable) as e:
             fail(str(e))
-        except WorkflowUpdateFailedError as e:
-            fail(str(e.cause.message if e.cause is not None and hasattr(e.cause, "message") else e))
-        except TemporalUnreachable as e:
-            fail(str(e))
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                fail(f"not found: {e.message}")
-            fail(f"Temporal at {settings.temporal_address} answered: {e.message}")
+        except (typer.Exit, typer.Abort):  # the command's own exit
+            raise
+        except Exception as e:
+            if (message := _temporal_or_policy_failure(e, settings)) is None:
+                raise
+            fail(message)
 
     return wrapper
+
+
+def _temporal_or_policy_failure(error: Exception, settings: Settings) -> str | None:
+    """The line for a failure Temporal answered or a policy that cannot be used; None for
+    any other exception (a bug: its traceback is shown)."""
+    # imported here: temporalio and the policy model are for the commands that use them,
+    # which have imported them already when they raise these
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from models.policy import PolicyError
+
+    if isinstance(error, PolicyError):
+        return str(error)
+    if isinstance(error, WorkflowUpdateFailedError):
+        return str(error.cause.message if error.cause is not None and hasattr(error.cause, "message") else error)
+    if isinstance(error, RPCError):
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return f"not found: {error.message}"
+        return f"Temporal at {settings.temporal_address} answered: {error.message}"
+    return None

@@ -4,6 +4,7 @@ SQLite under the data directory by default; PostgreSQL (psycopg 3) when DATABASE
 says so, e.g. postgresql+psycopg://claims:secret@db.internal/claims.
 """
 
+import ast
 import contextlib
 import fcntl
 from collections.abc import Iterator
@@ -107,6 +108,27 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         raise
 
 
+def _head_revision() -> str:
+    """The newest schema's revision: the one no other migration revises, read from the
+    migrations' files as text (importing alembic for it would double `claims list`'s start-up).
+    Alembic says what is wrong when there is not exactly one."""
+    revised: dict[str, tuple[str, ...]] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        names = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                names[node.targets[0].id] = node.value
+        if "revision" in names:
+            down = ast.literal_eval(names["down_revision"]) if "down_revision" in names else None
+            revised[ast.literal_eval(names["revision"])] = (down,) if isinstance(down, str) else tuple(down or ())
+    heads = revised.keys() - {down for downs in revised.values() for down in downs}
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 def reading_engine(url: str) -> Engine:
     """An engine that only reads the read model, as the commands that list and show claims
     do: it never creates nor migrates anything. A missing, unreadable or unmigrated
@@ -128,9 +150,7 @@ def reading_engine(url: str) -> Engine:
         engine = create_engine(f"sqlite:///file:{path.absolute()}?mode=ro&uri=true")
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = _head_revision()
     try:
         with engine.connect() as connection:
             try:

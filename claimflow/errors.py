@@ -4,3 +4,14 @@
 
 class DatabaseUnusable(Exception):
     """DATABASE_URL is malformed or the database cannot be reached; the message says which."""
+
+
+class ClaimError(Exception):
+    """A request about a claim that cannot be carried out; the message says why.
+    (Here rather than in claimflow.claims, which imports temporalio, so that commands
+    that never talk to Temporal can report it; claimflow.claims exports it too.)"""
+
+
+class TemporalUnreachable(Exception):
+    """Temporal cannot be reached at the configured address; the message says why in one line.
+    (Exported by claimflow.temporal too.)"""

@@ -9,16 +9,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from claimflow.claims import ClaimError
 from claimflow.console import cli_errors, err, out, safe
-from claimflow.errors import DatabaseUnusable
+from claimflow.errors import ClaimError, DatabaseUnusable
 from claimflow.settings import load_settings
-from claimflow.temporal import connect
-from models.claim import ClaimView
 from models.enums import ClaimState
 
 # SQLAlchemy and the modules on it are imported in the functions that use the database, so
-# that the commands that do not (`claims show` of a live claim, `claims act`) start faster.
+# that the commands that do not (`claims show` of a live claim, `claims act`) start faster;
+# temporalio in those that talk to Temporal (`reindex`, `archive`), so `claims list` does not.
 
 
 def read_model():
@@ -53,7 +51,7 @@ def show_archived(number: str, as_json: bool, print_view) -> bool:
         return False
     row = rows[0]
     closed = row.close_time.strftime("%Y-%m-%d %H:%M UTC")
-    view: ClaimView | None = archived_view(row)
+    view = archived_view(row)
     if as_json:
         print(row.final_view_json or "null")
         return True
@@ -123,6 +121,7 @@ def reindex_command(
     A worker must be running to answer the claims' queries; a claim that does not answer
     keeps the rows it had (and is listed)."""
     from claimflow.claim_lists import reindex
+    from claimflow.temporal import connect
 
     engine = read_model()
 
@@ -152,6 +151,7 @@ def archive_command(
     The archive Schedule does the same every CLAIMFLOW_ARCHIVE_EVERY_MINUTES; a worker
     must be running for the final view of a claim that did not complete."""
     from claimflow.archive import archive_closed_claims
+    from claimflow.temporal import connect
 
     engine = read_model()
 

@@ -17,12 +17,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from claimflow.codec import KeyConfigError, converter_for
+from claimflow.errors import TemporalUnreachable
 from claimflow.settings import Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
-
-
-class TemporalUnreachable(Exception):
-    """Temporal cannot be reached at the configured address; the message says why in one line."""
 
 
 class ConfigError(TemporalUnreachable):
