@@ -290,3 +290,21 @@ async def test_show_says_a_claim_was_terminated_outside_claimflow(cli, dev_env):
     shown = await cli("show", number)
     assert shown.exit_code == 0, shown.output
     assert "terminated outside claimflow by " in shown.output and "opened twice by mistake" in shown.output
+
+
+def test_claims_list_imports_neither_temporalio_nor_alembic(tmp_path):
+    """A command imports only what it uses: listing the read model needs no Temporal client
+    and no migrations (they took half of `claims list`'s start-up: bench/cli_startup.py)."""
+    import subprocess
+
+    engine = engine_for(f"sqlite:///{tmp_path}/claims.db")
+    migrate(engine)
+    engine.dispose()
+    script = (
+        "import sys, starter\n"
+        "code = starter._exit_code(['list'])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'temporalio', 'alembic'}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"CLAIMFLOW_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
