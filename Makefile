@@ -33,9 +33,13 @@ histories: install
 # Benchmarks (not tests): each prints its figures and a ratio against a baseline measured in
 # the same run. Results and the machine they ran on: bench/README.md.
 bench: install
+	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.events_per_claim
+	$(BIN)/python -m bench.open_claims
+	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.list_latency
 	$(BIN)/python -m bench.projection
+	$(BIN)/python -m bench.web_load
 	$(BIN)/python -m bench.cli_startup
 
 # The long fault tests (tests/test_faults.py): more claims, more SIGKILLed workers, and the
