@@ -15,7 +15,7 @@ replay clean on every side (checked). Sides, each timed once per round, in turn:
 * bare Replayer (baseline): `Replayer(workflows=WORKFLOWS, data_converter=<claimflow's
   converter with the codec>, workflow_runner=SANDBOX).replay_workflows(histories)`;
 * bare Replayer, default sandbox: the same with temporalio's default `SandboxedWorkflowRunner`
-  (no passthrough of models, pydantic, dateutil), to show what worker.SANDBOX is worth;
+  (no passthrough of models, workflows, pydantic, dateutil), to show what worker.SANDBOX is worth;
 * `claims replay`, N processes (N = the CLI's default, one per CPU): what the command does;
   not like-for-like with the single-process baseline (it includes the pool's start-up).
 
