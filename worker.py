@@ -31,7 +31,7 @@ from workflows.complaint import ComplaintWorkflow
 
 WORKFLOWS = [ClaimWorkflow, ClaimWorkflowV1, ArchiverWorkflow, ComplaintWorkflow]  # the frozen first engine replays older claims
 # Pure, deterministic modules: imported once and shared by every workflow's sandbox instead
-# of imported afresh for each (re-executing workflows/claim.py cost every claim about 7 ms
+# of imported afresh for each (re-executing workflows/claim.py cost every claim about 30 ms
 # of CPU and 300 KB of memory for as long as it was cached: bench/README.md). models/ and
 # workflows/ may be passed through because nothing in them reads a clock, a file, the
 # environment or randomness, and workflows/ keeps no mutable state at module level

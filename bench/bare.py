@@ -43,8 +43,10 @@ class Shape:
     @classmethod
     def of(cls, events) -> "Shape":
         count = lambda kind: sum(e.event_type == kind for e in events)  # noqa: E731
+        local = [e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                 and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]  # not patch markers
         return cls(
-            local_activities=count(EventType.EVENT_TYPE_MARKER_RECORDED),
+            local_activities=len(local),
             activities=count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
             timers=count(EventType.EVENT_TYPE_TIMER_STARTED),
         )
