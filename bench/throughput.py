@@ -163,8 +163,8 @@ def spawn(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def claim_shape(side: Side) -> tuple[Shape, int]:
-    """What one paid repair does in Temporal (from its settled history), and its events."""
+async def shape_of(side: Side) -> tuple[Shape, int]:
+    """What one lifecycle of `side` does in Temporal (from its settled history), and its events."""
     number = f"shape-{uuid.uuid4().hex[:8]}"
     await side.drive(number)
     events = await settled_history(side.client.get_workflow_handle(number))
@@ -216,11 +216,11 @@ async def main() -> None:
                          spawn([*bare_worker, "bare-encrypted", "--encrypted"])]  # fmt: skip
             try:
                 ours = claimflow_side(client, processes[0])
-                shape, claim_events = await claim_shape(ours)
+                shape, claim_events = await shape_of(ours)
                 plain = await Client.connect(address, data_converter=pydantic_data_converter)
                 bare = bare_side(plain, processes[1], shape)
                 sealed = bare_side(client, processes[2], shape, "bare-encrypted")
-                bare_events = len(await settled_history(plain.get_workflow_handle((await _one(bare)))))
+                _, bare_events = await shape_of(bare)
                 sides = [ours, bare, sealed]
                 for side in sides:  # warm-up: sandboxes, imports, connections
                     await asyncio.gather(*(side.drive(f"warm-{uuid.uuid4().hex[:10]}") for _ in range(10)))
@@ -240,12 +240,6 @@ async def main() -> None:
                     process.wait()
     sys.stdout.flush()
     os._exit(0)  # temporalio may crash at interpreter shutdown
-
-
-async def _one(side: Side) -> str:
-    number = f"shape-{uuid.uuid4().hex[:8]}"
-    await side.drive(number)
-    return number
 
 
 if __name__ == "__main__":

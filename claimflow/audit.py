@@ -24,7 +24,7 @@ from importlib import metadata
 from types import SimpleNamespace
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -64,6 +64,14 @@ class RunHistory(BaseModel):
     workflow_type: str
     history_json: str
     archived_sha256: str | None = None  # the archive's record of it, when read from there
+    _history: WorkflowHistory | None = PrivateAttr(default=None)
+
+    def history(self, number: str) -> WorkflowHistory:
+        """The run's history with its payloads decrypted (claimflow/codec.py; plain ones as
+        they are), parsed and decrypted once however often the audit reads it."""
+        if self._history is None:
+            self._history = decoded_history(WorkflowHistory.from_json(number, self.history_json), reading_converter())
+        return self._history
 
 
 class Verdict(BaseModel):
@@ -198,11 +206,6 @@ def code_version() -> str:
 # --- reading a history -----------------------------------------------------------------
 
 
-def _history(run: RunHistory, number: str) -> WorkflowHistory:
-    """The run's history with its payloads decrypted (claimflow/codec.py; plain ones as they are)."""
-    return decoded_history(WorkflowHistory.from_json(number, run.history_json), reading_converter())
-
-
 def _started(history: WorkflowHistory):
     return history.events[0].workflow_execution_started_event_attributes
 
@@ -269,7 +272,7 @@ async def replay(runs: list[RunHistory], number: str, workflows=None, runner=Non
     )
     failures = []
     for run in runs:
-        history = _history(run, number)
+        history = run.history(number)
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         failures.append((run.run_id, history, result.replay_failure))
     return verdict_of(failures)
@@ -512,10 +515,10 @@ def build_audit(fetched: Fetched, verdict: Verdict, version: str) -> Audit:
     """The audit of what was fetched, given the replay verdict and the code version (pure)."""
     number = fetched.claim_number
     first, last = fetched.runs[0], fetched.runs[-1]
-    claim, raw = input_payload(_history(first, number))
+    claim, raw = input_payload(first.history(number))
     view = fetched.view
     decisions = view.decisions if view else []
-    findings = [f for run in fetched.runs for f in accepted_findings(_history(run, number))]
+    findings = [f for run in fetched.runs for f in accepted_findings(run.history(number))]
     trail = [
         TrailEntry(
             at=d.at, what=d.what, outcome=d.outcome, reason=d.reason, inputs=d.inputs,
@@ -539,7 +542,7 @@ def build_audit(fetched: Fetched, verdict: Verdict, version: str) -> Audit:
             {
                 "run_id": run.run_id,
                 "workflow_type": run.workflow_type,
-                "events": len(_history(run, number).events),
+                "events": len(run.history(number).events),
                 "sha256": digest,
                 "canonical_sha256": sha256_text(canonical_json(json.loads(run.history_json))),
                 "archive_sha256_matches": None if run.archived_sha256 is None else run.archived_sha256 == digest,
@@ -663,7 +666,7 @@ async def fetch_claim(client: Client | None, engine, number: str) -> Fetched:
             pairs = []
         if pairs:
             earlier = await _archived_runs_before(engine, number, pairs[0][1])
-            pairs = [(r, _history(r, number)) for r in earlier] + pairs
+            pairs = [(r, r.history(number)) for r in earlier] + pairs
             run, history = pairs[-1]
             handle = client.get_workflow_handle(number, run_id=run.run_id)
             execution = SimpleNamespace(id=number, run_id=run.run_id)

@@ -12,8 +12,9 @@ file `{data_dir}/keys` (mode 0600, one `id:base64key` per line, the first is cur
 `claims up` (and any local process) writes on first start. A key is 16, 24 or 32 bytes
 (AES-128/192/256); claimflow generates 32.
 
-What stays in clear: search attributes (claim number, state, policy, deadlines...), the
-workflow's static summary/details, and the read model; none of them carries personal data.
+What stays in clear: search attributes (claim number, state, policy, overdue), workflow ids,
+event types and timings, and the read model; none of them carries a customer's name, contact
+or fault text. (The SDK sends the workflow's summary and details through the codec too.)
 """
 
 import dataclasses

@@ -13,7 +13,6 @@ from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, func, select
 
 from claimflow.claim_lists import PageKey
-
 from models.enums import COMPLAINT_TERMINAL_STATES
 from models.read_model import ComplaintEventRow, ComplaintRow
 

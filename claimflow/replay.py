@@ -5,7 +5,8 @@ A history comes from a directory of JSON files (as `WorkflowHistory.to_json()` w
 them: tests/histories/), from the archive of closed claims, or from Temporal (every claim
 workflow a visibility query lists). Each is replayed by a `temporalio.worker.Replayer`
 with the worker's own workflows and sandbox (worker.WORKFLOWS, worker.SANDBOX) and the
-pydantic data converter, in `workers` processes side by side (replaying is CPU work under
+data converter with the configured keys (claimflow/codec.py: encrypted payloads decrypted,
+plain ones as they are), in `workers` processes side by side (replaying is CPU work under
 the GIL). The answer is one `Verdict` per history: clean, or the non-determinism (or other
 replay failure) with the event it happened at.
 """
@@ -20,10 +21,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
-from claimflow.codec import reading_converter
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
+
+from claimflow.codec import reading_converter
 
 from workflows.names import claim_types_query
 

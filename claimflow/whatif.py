@@ -26,6 +26,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from claimflow.codec import UndecryptablePayload, decoded_history, reading_converter
 from models import rules
@@ -89,12 +90,13 @@ def _decode(payloads, cls):
     return value
 
 
-def read_history(history: WorkflowHistory) -> RecordedClaim:
-    """The input and accepted actions of one claim run. Raises Unreadable."""
+def read_history(history: WorkflowHistory, converter: DataConverter | None = None) -> RecordedClaim:
+    """The input and accepted actions of one claim run (its payloads decrypted with
+    `converter`, by default the configured keys'). Raises Unreadable."""
     if not history.events or not history.events[0].HasField("workflow_execution_started_event_attributes"):
         raise Unreadable("the history does not start with the workflow's start")
     try:  # fetched from Temporal: encrypted (claimflow/codec.py); recorded plain ones as they are
-        history = decoded_history(history, reading_converter())
+        history = decoded_history(history, converter or reading_converter())
     except UndecryptablePayload as err:
         raise Unreadable(str(err)) from None
     first = history.events[0]
@@ -362,10 +364,10 @@ def what_if(histories: Iterable[WorkflowHistory], policy: Policy) -> WhatIfRepor
     report = WhatIfReport(policy=policy.name)
     totals: Counter[str] = Counter()
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    runs = []
+    runs, converter = [], reading_converter()  # the settings and keys read once, not per history
     for history in histories:
         try:
-            runs.append(read_history(history))
+            runs.append(read_history(history, converter))
         except Unreadable as err:
             report.skipped.append(Skipped(history.workflow_id, "", str(err)))
     claims, incomplete = join_runs(runs)
